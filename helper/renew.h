@@ -1,0 +1,3 @@
+#ifndef PB_RENEW_H
+#define PB_RENEW_H
+#endif

@@ -1,0 +1,122 @@
+/*
+ * config.h - /etc/security/pam_bearer.conf and the vendor presets, resolved
+ * into one flat struct per profile.
+ *
+ * Layering, later wins: the preset file <vendor_dir>/<vendor>.conf, then an
+ * inline [vendor NAME] section of the main config (which may replace a
+ * preset wholesale: if the main config defines [vendor X], the preset X is
+ * not read), then [defaults], then the [profile NAME] section itself.
+ * Every key is checked against one table (config.c: key_table); an unknown
+ * key, a bad value, a template naming an unknown field, or a profile naming
+ * an unknown vendor is an error "FILE:LINE: ..." naming the key.
+ *
+ * Keys (pam_bearer.conf(5) documents each):
+ *   [defaults]  timeout refresh_at ca_file proxy vendor_dir system_credentials_dir
+ *   [vendor X]  type base_url fields token.url token.body token.format
+ *               token.header.NAME refresh.url refresh.body refresh.format
+ *               response.token response.expires_in response.refresh_token
+ *               lifetime scheme client_auth
+ *   [profile X] vendor credentials users groups handoff scope audience
+ *               timeout refresh_at ca_file proxy, and any [vendor] key
+ */
+#ifndef PB_CONFIG_H
+#define PB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "ini.h"
+#include "util.h"
+
+enum pb_vendor_type { PB_TYPE_EXCHANGE, PB_TYPE_STATIC };
+enum pb_cred_source { PB_CRED_USER, PB_CRED_SYSTEM };
+enum pb_format { PB_FMT_JSON, PB_FMT_FORM, PB_FMT_RAW };
+enum pb_client_auth { PB_AUTH_BODY, PB_AUTH_BASIC };
+
+/* Where a setting came from, for error messages: "file:line". */
+struct pb_origin {
+	const char *file;
+	unsigned line;
+};
+
+struct pb_header {
+	const char *name;       /* "X-Api-Version" from token.header.X-Api-Version */
+	const char *value;      /* a template */
+};
+
+/* One HTTP request of a vendor: the exchange (token.*) or the refresh (refresh.*). */
+struct pb_request {
+	const char *url;        /* absolute, or a path joined to base_url; NULL: none */
+	const char *body;       /* template */
+	enum pb_format format;  /* json when body starts with '{', else form, unless set */
+	struct pb_header *headers;
+	size_t nheaders;
+	struct pb_origin origin; /* of the url key */
+};
+
+struct pb_profile {
+	const char *name;
+	const char *vendor;             /* preset or [vendor] name */
+	struct pb_origin origin;        /* the [profile NAME] line */
+	enum pb_vendor_type type;
+	enum pb_cred_source credentials;
+	const char *base_url;
+	const char **fields;            /* credential fields the vendor needs */
+	size_t nfields;
+	struct pb_request token, refresh;
+	const char *resp_token;         /* dot paths with '|' alternatives */
+	const char *resp_expires_in;    /* NULL: none */
+	const char *resp_refresh_token; /* NULL: none */
+	const char *lifetime;           /* "jwt | 604800", "none", ...; validated */
+	const char *scheme;             /* "Bearer", "Token" */
+	enum pb_client_auth client_auth;
+	const char *scope, *audience;   /* NULL when unset */
+	const char **users, **groups;   /* NULL-free arrays; both empty: everyone */
+	size_t nusers, ngroups;
+	bool handoff;
+	double timeout;                 /* seconds per HTTP exchange */
+	double refresh_at;              /* fraction of the lifetime, 0 < x < 1 */
+	const char *ca_file;            /* NULL: the system trust store */
+	const char *proxy;              /* NULL: no proxy, whatever the environment says */
+};
+
+struct pb_config {
+	char *path;
+	double timeout;                 /* [defaults] timeout (also the PAM default) */
+	double refresh_at;
+	const char *vendor_dir;
+	const char *system_credentials_dir;
+	struct pb_profile *profiles;
+	size_t nprofiles;
+	/* private: the parsed files the strings above point into */
+	struct pb_ini *files;
+	size_t nfiles;
+	void *priv;
+};
+
+/*
+ * Load and validate the main config. vendor_dir_default and
+ * creds_dir_default are the compiled-in paths, used unless [defaults]
+ * overrides them. The file must be a regular file, not writable by group
+ * or others, owned by root or by the calling user (as sshd checks its
+ * config). Returns 0, or -1 with err->code PB_E_CONFIG and "file:line: ...".
+ */
+int pb_config_load(const char *path, const char *vendor_dir_default,
+		   const char *creds_dir_default, struct pb_config *cfg,
+		   struct pb_err *err);
+void pb_config_free(struct pb_config *cfg);
+
+const struct pb_profile *pb_config_profile(const struct pb_config *cfg, const char *name);
+
+/*
+ * Does the profile apply to this user? users/groups empty: yes. Otherwise
+ * the user name is listed in users, or one of the user's groups (gids, as
+ * from getgrouplist) has its name listed in groups.
+ */
+bool pb_profile_applies(const struct pb_profile *p, const char *user,
+			const gid_t *gids, size_t ngids);
+
+/* "json" / "form" / "raw" */
+const char *pb_format_name(enum pb_format f);
+
+#endif

@@ -1,0 +1,2 @@
+/* creds.c: being written */
+#include "creds.h"

@@ -1,0 +1,61 @@
+/*
+ * creds.h - the two credential stores and secrets received from the module.
+ *
+ * A credentials file is INI with one section per profile:
+ *     [apivideo]
+ *     api_key = ...
+ * User store:   $XDG_CONFIG_HOME/pam_bearer/credentials (~/.config/...),
+ *               must be owned by the user and mode 0600 or stricter.
+ * System store: <system_credentials_dir>/<user>, root-owned, 0600; read
+ *               only by the PAM module, as root.
+ * Every value is wiped from memory by pb_creds_free().
+ */
+#ifndef PB_CREDS_H
+#define PB_CREDS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "config.h"
+#include "util.h"
+
+struct pb_secret {
+	char *profile;
+	char *field;
+	char *value;
+};
+
+struct pb_creds {
+	char *path;              /* where they came from, for messages ("pipe" for the module's) */
+	struct pb_secret *v;
+	size_t n;
+};
+
+/*
+ * Load a credentials file. It is opened O_NOFOLLOW|O_CLOEXEC and refused
+ * unless it is a regular file owned by `owner` with no group/other bits,
+ * e.g. "~/.config/pam_bearer/credentials: bad permissions 0644, must be 0600
+ * and owned by you (chmod 600 FILE)". A missing file is PB_E_CONFIG too.
+ */
+int pb_creds_load(const char *path, uid_t owner, struct pb_creds *out, struct pb_err *err);
+
+/* The user store path: $XDG_CONFIG_HOME/pam_bearer/credentials, else $HOME/.config/... */
+int pb_creds_user_path(const char *home, const char *xdg_config_home,
+		       char *out, size_t outlen, struct pb_err *err);
+
+/* dir/user, refusing a user name with '/', a leading '.', or control characters. */
+int pb_creds_system_path(const char *dir, const char *user, char *out, size_t outlen,
+			 struct pb_err *err);
+
+/* Add one secret (copied). For the secrets the module sends over the pipe. */
+int pb_creds_add(struct pb_creds *c, const char *profile, const char *field,
+		 const char *value, struct pb_err *err);
+
+/* NULL when absent. */
+const char *pb_creds_get(const struct pb_creds *c, const char *profile, const char *field);
+
+/* Every field p->fields names is present: else "FILE: [profile] has no 'api_key'". */
+int pb_creds_check(const struct pb_creds *c, const struct pb_profile *p, struct pb_err *err);
+
+void pb_creds_free(struct pb_creds *c);
+
+#endif

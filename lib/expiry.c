@@ -1,0 +1,2 @@
+/* expiry.c: being written */
+#include "expiry.h"

@@ -1,0 +1,51 @@
+/*
+ * fetch.h - the vendor engine: get a token for a profile, as data only.
+ *
+ * For an exchange vendor: expand token.body with the profile's fields, POST
+ * it to base_url + token.url, map the response (response.token,
+ * response.expires_in, response.refresh_token) and work out the expiry.
+ * Given a refresh token and a refresh.url, refresh first, and on 400/401
+ * from the refresh fall back to a full exchange. A static vendor's token is
+ * the credentials' `token` with expiry `expires`.
+ * Non-2xx answers become one line: "<profile>: HTTP 401 from <url>: <reason>".
+ */
+#ifndef PB_FETCH_H
+#define PB_FETCH_H
+
+#include <stdbool.h>
+#include <time.h>
+#include "config.h"
+#include "creds.h"
+#include "util.h"
+
+#define PB_TOKEN_MAX 16384
+
+struct pb_token {
+	char *token;             /* wiped on free */
+	char *refresh_token;     /* NULL when the vendor gave none (keep the old one) */
+	time_t obtained_at;      /* when the request was sent */
+	bool has_expiry;
+	time_t expires_at;
+	bool refreshed;          /* came from the refresh grant, not a full exchange */
+};
+
+/*
+ * Get a token. creds holds the profile's fields (may be NULL when only a
+ * refresh is possible); refresh_token may be NULL. On failure err->code is
+ * PB_E_TEMP (network, 5xx, 429 with err->retry_after, malformed answer),
+ * PB_E_PERM (400/401/403 on the exchange: the credentials are refused) or
+ * PB_E_CONFIG (a missing field, a refused URL).
+ */
+int pb_fetch_token(const struct pb_profile *p, const struct pb_creds *creds,
+		   const char *refresh_token, struct pb_token *out, struct pb_err *err);
+
+void pb_token_free(struct pb_token *t);
+
+/*
+ * A token we are willing to write into a file and a header: 1..PB_TOKEN_MAX
+ * bytes of printable ASCII without spaces (no CR, LF, NUL or other control
+ * characters: header injection).
+ */
+int pb_token_check(const char *token, struct pb_err *err);
+
+#endif

@@ -1,0 +1,2 @@
+/* ini.c: being written */
+#include "ini.h"

@@ -1,0 +1,2 @@
+/* jsonmap.c: being written */
+#include "jsonmap.h"

@@ -1,0 +1,2 @@
+/* jwt.c: being written */
+#include "jwt.h"

@@ -1,0 +1,104 @@
+/*
+ * store.h - the token dir, $XDG_RUNTIME_DIR/bearer/.
+ *
+ * Per profile P (all 0600, owned by the user, replaced atomically):
+ *   P.token   the bare token, no newline
+ *   P.header  "Authorization: <scheme> <token>\n"
+ *   P.json    metadata: profile, vendor, scheme, obtained_at, expires_at,
+ *             state (valid | expired | error), last_error, next_attempt_at
+ *   P.state   private: the refresh token, {"refresh_token": "..."}
+ *   P.lock    flock()ed while a fetch for P is under way
+ * Every write goes to a temp file opened O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC
+ * 0600 in the same dir, then renameat(). The dir is created 0700; the
+ * runtime dir must be a real dir owned by the user; a dir or file that is a
+ * symlink or owned by someone else is refused. All access is relative to a
+ * dir fd opened O_DIRECTORY|O_NOFOLLOW.
+ */
+#ifndef PB_STORE_H
+#define PB_STORE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+#include "util.h"
+
+enum pb_state { PB_STATE_NONE, PB_STATE_VALID, PB_STATE_EXPIRED, PB_STATE_ERROR };
+
+struct pb_store {
+	int dirfd;                 /* the bearer/ dir */
+	uid_t uid;                 /* its owner */
+	char path[PATH_MAX];       /* for messages and BEARER_TOKEN_DIR */
+};
+
+struct pb_meta {
+	enum pb_state state;
+	char vendor[65];
+	char scheme[33];
+	time_t obtained_at;        /* 0: no token yet */
+	bool has_expiry;
+	time_t expires_at;
+	char last_error[512];      /* "" when the last attempt succeeded */
+	time_t next_attempt_at;    /* 0: none planned */
+};
+
+/* What pb_store_save() writes. */
+struct pb_store_token {
+	const char *profile, *vendor, *scheme, *token;
+	const char *refresh_token;  /* NULL: leave the state file as it is */
+	time_t obtained_at;
+	bool has_expiry;
+	time_t expires_at;
+};
+
+/*
+ * Open <runtime_dir>/bearer. runtime_dir must be a directory (not a symlink)
+ * owned by uid; bearer/ is created 0700 when create is set and must be a
+ * directory owned by uid with no group/other bits. PB_E_STORE on any failure.
+ */
+int pb_store_open(const char *runtime_dir, uid_t uid, bool create,
+		  struct pb_store *st, struct pb_err *err);
+void pb_store_close(struct pb_store *st);
+
+/* 0 ok, 1 no metadata yet (m->state = NONE), -1 error (unsafe or corrupt file). */
+int pb_store_read_meta(const struct pb_store *st, const char *profile,
+		       struct pb_meta *m, struct pb_err *err);
+/* 0 and a malloc()ed token (wipe it), 1 absent, -1 error */
+int pb_store_read_token(const struct pb_store *st, const char *profile,
+			char **token, struct pb_err *err);
+/* 0 and a malloc()ed refresh token, 1 absent, -1 error */
+int pb_store_read_refresh(const struct pb_store *st, const char *profile,
+			  char **refresh_token, struct pb_err *err);
+
+/*
+ * Write a new token: .token, .header, .state (if refresh_token), then .json.
+ * Returns 1 without touching anything if the token on disk was obtained
+ * later than t->obtained_at (an older token never replaces a newer one).
+ * The token must pass pb_token_check-like rules (no control characters).
+ */
+int pb_store_save(const struct pb_store *st, const struct pb_store_token *t,
+		  struct pb_err *err);
+
+/*
+ * Record a failed attempt in .json (state error, or valid while the token on
+ * disk is still valid; last_error, next_attempt_at). The token files are
+ * left alone. vendor/scheme fill a .json that did not exist yet.
+ */
+int pb_store_save_error(const struct pb_store *st, const char *profile,
+			const char *vendor, const char *scheme, const char *message,
+			time_t next_attempt_at, struct pb_err *err);
+
+/* The token has run out: remove .token and .header, .json says expired. */
+int pb_store_expire(const struct pb_store *st, const char *profile, struct pb_err *err);
+
+/*
+ * Take the profile's lock, waiting at most timeout seconds. 0 and *lockfd,
+ * or -1 (PB_E_TEMP "another bearer-token is fetching P" on timeout).
+ */
+int pb_store_lock(const struct pb_store *st, const char *profile, double timeout,
+		  int *lockfd, struct pb_err *err);
+void pb_store_unlock(int lockfd);
+
+const char *pb_state_name(enum pb_state s);
+
+#endif

@@ -1,0 +1,2 @@
+/* template.c: being written */
+#include "template.h"

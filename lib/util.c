@@ -1,0 +1,261 @@
+/*
+ * util.c - errors, wiping buffers, time and number parsing.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+int pb_fail(struct pb_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return -1;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	/* one line, always: a vendor body or a file name cannot start a new log line */
+	for (char *c = err->msg; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return -1;
+}
+
+void pb_err_clear(struct pb_err *err)
+{
+	if (err == NULL)
+		return;
+	err->code = PB_OK;
+	err->retry_after = -1;
+	err->msg[0] = '\0';
+}
+
+/* Grow b so that n more bytes and a NUL fit; the old block is wiped, not realloc()ed. */
+static int buf_reserve(struct pb_buf *b, size_t n)
+{
+	size_t need, cap;
+	char *p;
+
+	if (n > SIZE_MAX / 2 - b->len - 1)
+		return -1;
+	need = b->len + n + 1;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	p = malloc(cap);
+	if (p == NULL)
+		return -1;
+	if (b->data != NULL) {
+		memcpy(p, b->data, b->len);
+		explicit_bzero(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = p;
+	b->cap = cap;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int pb_buf_add(struct pb_buf *b, const void *p, size_t n)
+{
+	if (buf_reserve(b, n) < 0)
+		return -1;
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int pb_buf_adds(struct pb_buf *b, const char *s)
+{
+	return pb_buf_add(b, s, strlen(s));
+}
+
+int pb_buf_addf(struct pb_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_reserve(b, (size_t)n) < 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+void pb_buf_wipe(struct pb_buf *b)
+{
+	if (b->data != NULL) {
+		explicit_bzero(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void pb_wipe_free(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+char *pb_strdup(const char *s)
+{
+	return s == NULL ? NULL : strdup(s);
+}
+
+void pb_time_format(time_t t, char out[32])
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+/* Read exactly n digits at *p into *v and advance. */
+static int digits(const char **p, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		*v = *v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	return 0;
+}
+
+int pb_time_parse(const char *s, time_t *out)
+{
+	struct tm tm = { 0 };
+	int y, mo, d, h = 0, mi = 0, sec = 0, zh, zm;
+	long offset = 0;
+	const char *p = s;
+	time_t t;
+
+	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+	    digits(&p, 2, &d))
+		return -1;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi))
+			return -1;
+		if (*p == ':') {
+			p++;
+			if (digits(&p, 2, &sec))
+				return -1;
+			if (*p == '.' || *p == ',') {
+				p++;
+				if (!isdigit((unsigned char)*p))
+					return -1;
+				while (isdigit((unsigned char)*p))
+					p++;
+			}
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			int sign = *p++ == '-' ? -1 : 1;
+			if (digits(&p, 2, &zh))
+				return -1;
+			if (*p == ':')
+				p++;
+			if (digits(&p, 2, &zm) || zh > 23 || zm > 59)
+				return -1;
+			offset = sign * (zh * 3600L + zm * 60L);
+		}
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d)   /* timegm normalises Feb 30 to Mar 2 */
+		return -1;
+	*out = t - offset;
+	return 0;
+}
+
+int pb_parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int pb_parse_long(const char *s, long *out)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+bool pb_has_ctrl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+bool pb_valid_name(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL || *s == '\0' || *s == '.')
+		return false;
+	for (; s[n] != '\0'; n++)
+		if (!isalnum((unsigned char)s[n]) && s[n] != '_' && s[n] != '.' && s[n] != '-')
+			return false;
+	return n <= 64;
+}
+
+char *pb_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}

@@ -1,0 +1,81 @@
+/*
+ * util.h - small things every part of pam_bearer uses: the one error type,
+ * a growable buffer that wipes itself, secret wiping, and RFC 3339 time.
+ */
+#ifndef PB_UTIL_H
+#define PB_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/*
+ * Error classes. bearer-token exits with the class number, so these values
+ * are part of the documented interface (bearer-token(1), EXIT STATUS).
+ */
+enum pb_code {
+	PB_OK = 0,
+	PB_E_TEMP = 1,      /* vendor or network trouble: retrying later may work */
+	PB_E_USAGE = 2,     /* bad command line */
+	PB_E_CONFIG = 3,    /* config, preset or credentials file is wrong */
+	PB_E_PERM = 4,      /* the vendor refused the credentials: retrying won't help */
+	PB_E_STORE = 5,     /* token dir missing, unsafe or unwritable */
+	PB_E_INTERNAL = 6,  /* out of memory, broken pipe protocol, bug */
+};
+
+/* One-line, secret-free reason for a failure, filled by pb_fail(). */
+struct pb_err {
+	int code;              /* enum pb_code */
+	long retry_after;      /* seconds a vendor asked us to wait, -1 if none */
+	char msg[512];
+};
+
+/*
+ * Record a failure: format msg (control characters become '?', so a vendor
+ * body can never inject a second log line), set code, and return -1 so
+ * callers can write `return pb_fail(err, PB_E_CONFIG, "...")`.
+ * err may be NULL. Never pass a secret or token in the arguments.
+ */
+int pb_fail(struct pb_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void pb_err_clear(struct pb_err *err);
+
+/* Growable byte buffer, always NUL-terminated; wiped before it is freed. */
+struct pb_buf {
+	char *data;
+	size_t len, cap;
+};
+int pb_buf_add(struct pb_buf *b, const void *p, size_t n);   /* 0 or -1 (ENOMEM) */
+int pb_buf_adds(struct pb_buf *b, const char *s);
+int pb_buf_addf(struct pb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pb_buf_wipe(struct pb_buf *b);                          /* zero + free, reusable */
+
+/* Zero then free a NUL-terminated secret; NULL is fine. */
+void pb_wipe_free(char *s);
+/* strdup that returns NULL for NULL */
+char *pb_strdup(const char *s);
+
+/* "2026-11-23T11:13:44Z" into out (>= 21 bytes). */
+void pb_time_format(time_t t, char out[32]);
+/*
+ * Parse ISO 8601 / RFC 3339: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.frac]] with
+ * Z, +HH:MM, -HH:MM or +HHMM (no zone means UTC; a space may stand for T).
+ * 0 on success, -1 if s is not such a time.
+ */
+int pb_time_parse(const char *s, time_t *out);
+
+/* Strict decimal parse of a whole string: 0 ok, -1 otherwise. */
+int pb_parse_double(const char *s, double *out);
+int pb_parse_long(const char *s, long *out);
+
+/* true if s holds a control character (< 0x20 or 0x7f) */
+bool pb_has_ctrl(const char *s);
+
+/* Profile / vendor / field names: [A-Za-z0-9_.-], 1..64 chars, no leading '.' */
+bool pb_valid_name(const char *s);
+
+/* Trim ASCII white space at both ends, in place; returns s. */
+char *pb_trim(char *s);
+
+#endif
