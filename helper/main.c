@@ -1,2 +1,541 @@
-int main(void);
-int main(void) { return 1; }
+/*
+ * main.c - bearer-token, the command line: get, status, refresh,
+ * check-config. An ordinary program, run as the user (never setuid).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "cli.h"
+#include "expiry.h"
+#include "http.h"
+
+static const char usage_text[] =
+	"Usage: bearer-token [--config FILE] COMMAND [ARGS]\n"
+	"\n"
+	"Keeps short-lived vendor API tokens in $XDG_RUNTIME_DIR/bearer/.\n"
+	"\n"
+	"Commands:\n"
+	"  get PROFILE [--header|--json] [--min-valid SECONDS]\n"
+	"                      print a valid token (or the header line, or the\n"
+	"                      metadata), renewing it first when needed\n"
+	"  status [--json]     every profile, its state and time left\n"
+	"  refresh [PROFILE...]\n"
+	"                      renew now (every profile that applies to you when\n"
+	"                      none is named)\n"
+	"  check-config        validate the configuration and your credentials file\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config FILE   configuration file (default: $BEARER_CONFIG, else\n"
+	"                      " PB_SYSCONF_CONFIG ",\n"
+	"                      else $XDG_CONFIG_HOME/pam_bearer/pam_bearer.conf)\n"
+	"  -h, --help          show this help\n"
+	"  -V, --version       show the version\n"
+	"\n"
+	"Exit status:\n"
+	"  0  success\n"
+	"  1  vendor or network trouble; trying again later may work\n"
+	"  2  usage error\n"
+	"  3  configuration or credentials file error\n"
+	"  4  the vendor refused the credentials\n"
+	"  5  token directory missing or unsafe\n"
+	"  6  internal error\n";
+
+int cli_report(const struct pb_err *err)
+{
+	fprintf(stderr, "bearer-token: %s\n", err->msg);
+	return err->code != PB_OK ? err->code : PB_E_INTERNAL;
+}
+
+int cli_usage_error(const char *what)
+{
+	fprintf(stderr, "bearer-token: %s\nTry 'bearer-token --help'.\n", what);
+	return PB_E_USAGE;
+}
+
+/*
+ * Which config file: --config, $BEARER_CONFIG, the system file, and, when
+ * there is no system file, the user's own (so a user can adopt
+ * bearer-token on a box whose admin never installed a config).
+ */
+static void choose_config(struct cli *c, const char *option, const char *config_home)
+{
+	const char *env = getenv("BEARER_CONFIG");
+	struct stat st;
+
+	if (option != NULL || (env != NULL && env[0] != '\0')) {
+		snprintf(c->config_path, sizeof(c->config_path), "%s", option ? option : env);
+		return;
+	}
+	snprintf(c->config_path, sizeof(c->config_path), "%s", PB_SYSCONF_CONFIG);
+	if (lstat(c->config_path, &st) < 0 && errno == ENOENT && config_home != NULL) {
+		char user_config[4096];
+
+		if (snprintf(user_config, sizeof(user_config), "%s/pam_bearer/pam_bearer.conf",
+			     config_home) < (int)sizeof(user_config) &&
+		    lstat(user_config, &st) == 0)
+			snprintf(c->config_path, sizeof(c->config_path), "%s", user_config);
+	}
+}
+
+/* The user's groups, for the users = / groups = filters. */
+static int load_groups(struct pb_ctx *ctx, const struct passwd *pw, struct pb_err *err)
+{
+	int n = 32;
+
+	for (;;) {
+		gid_t *gids = realloc(ctx->gids, (size_t)n * sizeof(*gids));
+		int want = n;
+
+		if (gids == NULL)
+			return pb_fail(err, PB_E_INTERNAL, "out of memory");
+		ctx->gids = gids;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, gids, &want) >= 0) {
+			ctx->ngids = (size_t)want;
+			return 0;
+		}
+		if (want <= n)
+			want = n * 2;
+		n = want;
+	}
+}
+
+/*
+ * Who we are and where things are: HOME, XDG_CONFIG_HOME and
+ * XDG_RUNTIME_DIR from the environment (this is the user's own process),
+ * falling back to the passwd entry and /run/user/UID.
+ */
+static int setup_user(struct cli *c, const char *config_option, struct pb_err *err)
+{
+	struct passwd *pw;
+	const char *home, *config_home, *runtime;
+	static char user[256];
+
+	c->ctx.uid = getuid();
+	pw = getpwuid(c->ctx.uid);
+	home = getenv("HOME");
+	if (pw != NULL) {
+		snprintf(user, sizeof(user), "%s", pw->pw_name);
+		if (load_groups(&c->ctx, pw, err) < 0)
+			return -1;
+		if (home == NULL || home[0] != '/')
+			home = pw->pw_dir;
+	} else {
+		/* no passwd entry (a directory service that is down): trust our own environment */
+		const char *env_user = getenv("USER");
+
+		if (env_user == NULL || env_user[0] == '\0' || home == NULL || home[0] != '/')
+			return pb_fail(err, PB_E_CONFIG, "uid %u has no passwd entry and no "
+				       "USER/HOME", (unsigned)c->ctx.uid);
+		snprintf(user, sizeof(user), "%s", env_user);
+	}
+	c->ctx.user = user;
+	config_home = getenv("XDG_CONFIG_HOME");
+	if (pb_creds_user_path(home, config_home, c->ctx.user_creds_path,
+			       sizeof(c->ctx.user_creds_path), err) < 0)
+		return -1;
+	runtime = getenv("XDG_RUNTIME_DIR");
+	if (runtime != NULL && runtime[0] == '/')
+		snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%s", runtime);
+	else
+		snprintf(c->runtime_dir, sizeof(c->runtime_dir), "/run/user/%u",
+			 (unsigned)c->ctx.uid);
+	{
+		char default_config_home[4096];
+
+		if (config_home == NULL || config_home[0] != '/') {
+			snprintf(default_config_home, sizeof(default_config_home), "%s/.config", home);
+			config_home = default_config_home;
+		}
+		choose_config(c, config_option, config_home);
+	}
+	c->ctx.store.dirfd = -1;
+	return 0;
+}
+
+int cli_load_config(struct cli *c, struct pb_err *err)
+{
+	if (pb_config_load(c->config_path, PB_VENDOR_DIR, PB_SYSTEM_CREDS_DIR, &c->cfg, err) < 0)
+		return -1;
+	c->cfg_loaded = true;
+	c->ctx.cfg = &c->cfg;
+	return 0;
+}
+
+int cli_open_store(struct cli *c, struct pb_err *err)
+{
+	return pb_store_open(c->runtime_dir, c->ctx.uid, true, &c->ctx.store, err);
+}
+
+/* A profile by name that applies to this user, or an error saying why not. */
+static const struct pb_profile *find_profile(struct cli *c, const char *name, struct pb_err *err)
+{
+	const struct pb_profile *p = pb_config_profile(&c->cfg, name);
+
+	if (p == NULL) {
+		pb_fail(err, PB_E_CONFIG, "%s: no profile named '%s'", c->config_path, name);
+		return NULL;
+	}
+	if (!pb_ctx_applies(&c->ctx, p)) {
+		pb_fail(err, PB_E_CONFIG, "%s: profile '%s' does not apply to user %s",
+			c->config_path, name, c->ctx.user);
+		return NULL;
+	}
+	return p;
+}
+
+/* Print a whole file of the token dir (the .header or .json) to stdout. */
+static int print_store_file(struct cli *c, const char *profile, const char *ext,
+			    struct pb_err *err)
+{
+	char name[128];
+	char buf[4096];
+	FILE *f;
+	size_t n;
+	int fd;
+
+	snprintf(name, sizeof(name), "%s.%s", profile, ext);
+	fd = openat(c->ctx.store.dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return pb_fail(err, PB_E_STORE, "%s/%s: %s", c->ctx.store.path, name,
+			       strerror(errno));
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stdout);
+	explicit_bzero(buf, sizeof(buf));
+	fclose(f);
+	return 0;
+}
+
+/* bearer-token get PROFILE [--header|--json] [--min-valid SECONDS] */
+static int cmd_get(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "header", no_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "min-valid", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct pb_profile *p;
+	enum pb_outcome outcome;
+	struct pb_err err;
+	const char *what = "token";
+	long min_valid = 0;
+	char *token = NULL;
+	int opt, rc;
+
+	pb_err_clear(&err);
+	optind = 0;     /* 0: a full reset of GNU getopt; options may follow PROFILE */
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'H')
+			what = "header";
+		else if (opt == 'j')
+			what = "json";
+		else if (opt == 'm' && (pb_parse_long(optarg, &min_valid) < 0 || min_valid < 0 ||
+					min_valid > PB_MAX_LIFETIME))
+			return cli_usage_error("--min-valid takes a number of seconds");
+		else if (opt != 'm')
+			return PB_E_USAGE;
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("get takes exactly one PROFILE");
+	if (cli_load_config(c, &err) < 0 || (p = find_profile(c, argv[optind], &err)) == NULL ||
+	    cli_open_store(c, &err) < 0 ||
+	    pb_renew(&c->ctx, p, min_valid, false, &outcome, &err) < 0)
+		return cli_report(&err);
+	if (strcmp(what, "token") != 0)
+		return print_store_file(c, p->name, what, &err) < 0 ? cli_report(&err) : 0;
+	rc = pb_store_read_token(&c->ctx.store, p->name, &token, &err);
+	if (rc != 0)
+		return cli_report(rc == 1 ? (pb_fail(&err, PB_E_STORE, "%s: token file vanished",
+						 p->name), &err) : &err);
+	printf("%s\n", token);
+	pb_wipe_free(token);
+	return 0;
+}
+
+/* "in 59m 12s", "2h 3m ago" */
+static void describe_left(time_t t, time_t now, char *out, size_t len)
+{
+	long d = (long)(t > now ? t - now : now - t);
+	char span[64];
+
+	if (d >= 86400)
+		snprintf(span, sizeof(span), "%ldd %ldh", d / 86400, d % 86400 / 3600);
+	else if (d >= 3600)
+		snprintf(span, sizeof(span), "%ldh %ldm", d / 3600, d % 3600 / 60);
+	else if (d >= 60)
+		snprintf(span, sizeof(span), "%ldm %lds", d / 60, d % 60);
+	else
+		snprintf(span, sizeof(span), "%lds", d);
+	snprintf(out, len, t > now ? "in %s" : "%s ago", span);
+}
+
+/* The state a script should believe: a "valid" token whose time is up is expired. */
+static enum pb_state effective_state(const struct pb_meta *m, time_t now)
+{
+	if (m->state == PB_STATE_VALID && m->has_expiry && m->expires_at <= now)
+		return PB_STATE_EXPIRED;
+	return m->state;
+}
+
+static struct json_object *json_time(time_t t, bool present)
+{
+	char buf[32];
+
+	if (!present)
+		return NULL;
+	pb_time_format(t, buf);
+	return json_object_new_string(buf);
+}
+
+/* One profile as a JSON object for `status --json`. */
+static struct json_object *status_json(const struct pb_profile *p, const struct pb_meta *m,
+				       time_t now)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "profile", json_object_new_string(p->name));
+	json_object_object_add(o, "vendor", json_object_new_string(p->vendor));
+	json_object_object_add(o, "credentials", json_object_new_string(
+		p->credentials == PB_CRED_SYSTEM ? "system" : "user"));
+	json_object_object_add(o, "state", json_object_new_string(
+		pb_state_name(effective_state(m, now))));
+	json_object_object_add(o, "obtained_at", json_time(m->obtained_at, m->obtained_at != 0));
+	json_object_object_add(o, "expires_at", json_time(m->expires_at,
+		m->obtained_at != 0 && m->has_expiry));
+	json_object_object_add(o, "last_error", m->last_error[0] != '\0'
+		? json_object_new_string(m->last_error) : NULL);
+	json_object_object_add(o, "next_attempt_at", json_time(m->next_attempt_at,
+		m->next_attempt_at != 0));
+	return o;
+}
+
+/* One profile as a line (plus a line for the last error) for `status`. */
+static void status_line(const struct pb_profile *p, const struct pb_meta *m, time_t now)
+{
+	enum pb_state state = effective_state(m, now);
+	char when[128], left[64];
+
+	if (m->obtained_at == 0)
+		snprintf(when, sizeof(when), "no token yet");
+	else if (!m->has_expiry)
+		snprintf(when, sizeof(when), "never expires");
+	else {
+		char at[32];
+
+		pb_time_format(m->expires_at, at);
+		describe_left(m->expires_at, now, left, sizeof(left));
+		snprintf(when, sizeof(when), "%s (%s)", at, left);
+	}
+	printf("%-20s %-18s %-8s %s\n", p->name, p->vendor, pb_state_name(state), when);
+	if (m->last_error[0] != '\0')
+		printf("%-20s last error: %s\n", "", m->last_error);
+	if (p->credentials == PB_CRED_SYSTEM && p->refresh.url == NULL && state != PB_STATE_NONE)
+		printf("%-20s credentials are held by the system: the next login renews it\n", "");
+}
+
+/* bearer-token status [--json] */
+static int cmd_status(struct cli *c, int argc, char **argv)
+{
+	struct json_object *list = NULL, *root = NULL;
+	bool as_json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	time_t now = time(NULL);
+	struct pb_err err;
+
+	pb_err_clear(&err);
+	if (argc > 2 || (argc == 2 && !as_json))
+		return cli_usage_error("status takes only --json");
+	if (cli_load_config(c, &err) < 0 || cli_open_store(c, &err) < 0)
+		return cli_report(&err);
+	if (as_json) {
+		root = json_object_new_object();
+		list = json_object_new_array();
+		json_object_object_add(root, "profiles", list);
+	} else {
+		printf("%-20s %-18s %-8s %s\n", "PROFILE", "VENDOR", "STATE", "EXPIRES");
+	}
+	for (size_t i = 0; i < c->cfg.nprofiles; i++) {
+		const struct pb_profile *p = &c->cfg.profiles[i];
+		struct pb_meta m;
+
+		if (!pb_ctx_applies(&c->ctx, p))
+			continue;
+		if (pb_store_read_meta(&c->ctx.store, p->name, &m, &err) < 0) {
+			memset(&m, 0, sizeof(m));
+			m.state = PB_STATE_ERROR;
+			snprintf(m.last_error, sizeof(m.last_error), "%s", err.msg);
+		}
+		if (as_json)
+			json_object_array_add(list, status_json(p, &m, now));
+		else
+			status_line(p, &m, now);
+	}
+	if (as_json) {
+		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(root);
+	}
+	return 0;
+}
+
+/* Renew one profile now and say how it went; returns its exit code. */
+static int refresh_one(struct cli *c, const struct pb_profile *p)
+{
+	static const char *const said[] = {
+		[PB_CACHED] = "still valid", [PB_OBTAINED] = "obtained",
+		[PB_REFRESHED] = "refreshed", [PB_KEPT_NEWER] = "a newer token is already stored",
+	};
+	enum pb_outcome outcome;
+	struct pb_meta m;
+	struct pb_err err;
+	char when[32];
+
+	if (pb_renew(&c->ctx, p, 0, true, &outcome, &err) < 0)
+		return cli_report(&err);
+	if (pb_store_read_meta(&c->ctx.store, p->name, &m, &err) == 0 && m.has_expiry) {
+		pb_time_format(m.expires_at, when);
+		printf("%s: %s, expires %s\n", p->name, said[outcome], when);
+	} else {
+		printf("%s: %s, never expires\n", p->name, said[outcome]);
+	}
+	return 0;
+}
+
+/* bearer-token refresh [PROFILE...] */
+static int cmd_refresh(struct cli *c, int argc, char **argv)
+{
+	struct pb_err err;
+	int worst = 0, rc;
+
+	pb_err_clear(&err);
+	if (cli_load_config(c, &err) < 0 || cli_open_store(c, &err) < 0)
+		return cli_report(&err);
+	if (argc > 1) {
+		for (int i = 1; i < argc; i++) {
+			const struct pb_profile *p = find_profile(c, argv[i], &err);
+
+			rc = p == NULL ? cli_report(&err) : refresh_one(c, p);
+			worst = rc > worst ? rc : worst;
+		}
+		return worst;
+	}
+	for (size_t i = 0; i < c->cfg.nprofiles; i++) {
+		if (!pb_ctx_applies(&c->ctx, &c->cfg.profiles[i]))
+			continue;
+		rc = refresh_one(c, &c->cfg.profiles[i]);
+		worst = rc > worst ? rc : worst;
+	}
+	return worst;
+}
+
+/*
+ * bearer-token check-config: the config and its presets, and, when the
+ * user has a credentials file, that it is safe and has every field the
+ * user's credentials = user profiles need.
+ */
+static int cmd_check_config(struct cli *c, int argc, char **argv)
+{
+	struct pb_err err;
+	struct stat st;
+	size_t checked = 0;
+
+	pb_err_clear(&err);
+	if (argc != 1)
+		return cli_usage_error("check-config takes no arguments");
+	if (cli_load_config(c, &err) < 0)
+		return cli_report(&err);
+	printf("%s: OK, %zu profile%s\n", c->config_path, c->cfg.nprofiles,
+	       c->cfg.nprofiles == 1 ? "" : "s");
+	if (lstat(c->ctx.user_creds_path, &st) < 0)
+		return 0;
+	for (size_t i = 0; i < c->cfg.nprofiles; i++) {
+		const struct pb_profile *p = &c->cfg.profiles[i];
+		const struct pb_creds *creds;
+
+		if (p->credentials != PB_CRED_USER || !pb_ctx_applies(&c->ctx, p))
+			continue;
+		if (!c->ctx.user_creds_loaded) {
+			if (pb_creds_load(c->ctx.user_creds_path, c->ctx.uid, &c->ctx.user_creds,
+					  &err) < 0)
+				return cli_report(&err);
+			c->ctx.user_creds_loaded = true;
+		}
+		creds = &c->ctx.user_creds;
+		if (pb_creds_check(creds, p, &err) < 0)
+			return cli_report(&err);
+		checked++;
+	}
+	printf("%s: OK, %zu profile%s\n", c->ctx.user_creds_path, checked,
+	       checked == 1 ? "" : "s");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct {
+		const char *name;
+		int (*run)(struct cli *, int, char **);
+	} commands[] = {
+		{ "get", cmd_get },
+		{ "status", cmd_status },
+		{ "refresh", cmd_refresh },
+		{ "check-config", cmd_check_config },
+		{ "pam-session", cmd_pam_session },
+	};
+	static struct cli c;
+	const char *config_option = NULL;
+	struct pb_err err;
+	int opt, rc = PB_E_USAGE;
+
+	pb_err_clear(&err);
+	umask(077);
+	/* "+": stop at the command, whose own options come after it */
+	while ((opt = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_option = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("bearer-token (pam_bearer) %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			return cli_usage_error("unknown option");
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("no command given");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) != 0)
+			continue;
+		if (setup_user(&c, config_option, &err) < 0 || pb_http_init(&err) < 0)
+			return cli_report(&err);
+		rc = commands[i].run(&c, argc - optind, argv + optind);
+		pb_ctx_free(&c.ctx);
+		if (c.cfg_loaded)
+			pb_config_free(&c.cfg);
+		pb_http_cleanup();
+		return rc;
+	}
+	return cli_usage_error("unknown command");
+}

@@ -1,1 +1,151 @@
+/*
+ * renew.c - keep one profile's token on disk good: cached, refreshed, or
+ * obtained anew, under the profile's lock so two bearer-token processes
+ * never fetch the same profile at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "expiry.h"
+#include "fetch.h"
 #include "renew.h"
+
+bool pb_ctx_applies(const struct pb_ctx *ctx, const struct pb_profile *p)
+{
+	return pb_profile_applies(p, ctx->user, ctx->gids, ctx->ngids);
+}
+
+/* Is the token described by m good enough to hand out as it is? */
+static bool good_enough(const struct pb_ctx *ctx, const struct pb_profile *p,
+			const struct pb_meta *m, long min_valid)
+{
+	char *token = NULL;
+	bool ok;
+
+	if (m->state != PB_STATE_VALID ||
+	    !pb_token_fresh(m->has_expiry, m->obtained_at, m->expires_at, time(NULL), min_valid))
+		return false;
+	/* the .json says valid: make sure the token file really is there */
+	ok = pb_store_read_token(&ctx->store, p->name, &token, NULL) == 0;
+	pb_wipe_free(token);
+	return ok;
+}
+
+/*
+ * The credentials for p: the user's own store, or what the PAM module sent
+ * for a credentials = system profile. NULL with err when there are none;
+ * for a system profile run by hand that is expected (only a refresh token
+ * can renew it), so err says so.
+ */
+static const struct pb_creds *credentials_for(struct pb_ctx *ctx, const struct pb_profile *p,
+					      struct pb_err *err)
+{
+	if (p->credentials == PB_CRED_SYSTEM) {
+		if (ctx->system_creds == NULL)
+			pb_fail(err, PB_E_CONFIG, "%s: the credentials are held by the system; "
+				"the next login renews this token", p->name);
+		return ctx->system_creds;
+	}
+	if (!ctx->user_creds_loaded) {
+		if (pb_creds_load(ctx->user_creds_path, ctx->uid, &ctx->user_creds, err) < 0)
+			return NULL;
+		ctx->user_creds_loaded = true;
+	}
+	return &ctx->user_creds;
+}
+
+/* Fetch and store while holding the lock. */
+static int renew_locked(struct pb_ctx *ctx, const struct pb_profile *p,
+			enum pb_outcome *outcome, struct pb_err *err)
+{
+	const struct pb_creds *creds;
+	struct pb_token tok = { 0 };
+	struct pb_store_token st = { 0 };
+	struct pb_err cred_err;
+	char *refresh_token = NULL;
+	int rc = -1, saved;
+
+	pb_err_clear(&cred_err);
+	creds = credentials_for(ctx, p, &cred_err);
+	if (pb_store_read_refresh(&ctx->store, p->name, &refresh_token, err) < 0)
+		goto done;
+	/* without credentials, a refresh token is the only way left */
+	if (creds == NULL && (refresh_token == NULL || p->refresh.url == NULL)) {
+		*err = cred_err;
+		goto done;
+	}
+	if (pb_fetch_token(p, creds, refresh_token, &tok, err) < 0)
+		goto done;
+	st.profile = p->name;
+	st.vendor = p->vendor;
+	st.scheme = p->scheme;
+	st.token = tok.token;
+	st.refresh_token = tok.refresh_token;
+	st.obtained_at = tok.obtained_at;
+	st.has_expiry = tok.has_expiry;
+	st.expires_at = tok.expires_at;
+	saved = pb_store_save(&ctx->store, &st, err);
+	if (saved < 0)
+		goto done;
+	*outcome = saved == 1 ? PB_KEPT_NEWER : tok.refreshed ? PB_REFRESHED : PB_OBTAINED;
+	rc = 0;
+done:
+	pb_token_free(&tok);
+	pb_wipe_free(refresh_token);
+	return rc;
+}
+
+/* Write the failure into P.json so `status` and scripts can see it. */
+static void record_failure(struct pb_ctx *ctx, const struct pb_profile *p,
+			   const struct pb_err *why)
+{
+	time_t next = why->retry_after >= 0 ? time(NULL) + why->retry_after : 0;
+
+	if (why->code == PB_E_STORE)
+		return;    /* the store itself is the problem: nothing to write into */
+	pb_store_save_error(&ctx->store, p->name, p->vendor, p->scheme, why->msg, next, NULL);
+}
+
+int pb_renew(struct pb_ctx *ctx, const struct pb_profile *p, long min_valid, bool force,
+	     enum pb_outcome *outcome, struct pb_err *err)
+{
+	struct pb_meta before, m;
+	int lockfd = -1, rc = -1;
+
+	pb_err_clear(err);
+	if (pb_store_read_meta(&ctx->store, p->name, &before, err) < 0)
+		return -1;
+	if (!force && good_enough(ctx, p, &before, min_valid)) {
+		*outcome = PB_CACHED;
+		return 0;
+	}
+	/* a concurrent fetch can take up to its own timeout; wait a little longer */
+	if (pb_store_lock(&ctx->store, p->name, p->timeout + 1.0, &lockfd, err) < 0)
+		return -1;
+	/* whoever held the lock may have just done our work */
+	if (pb_store_read_meta(&ctx->store, p->name, &m, err) < 0)
+		goto done;
+	if (m.obtained_at > before.obtained_at && good_enough(ctx, p, &m, min_valid)) {
+		*outcome = PB_CACHED;
+		rc = 0;
+		goto done;
+	}
+	rc = renew_locked(ctx, p, outcome, err);
+	if (rc < 0)
+		record_failure(ctx, p, err);
+done:
+	pb_store_unlock(lockfd);
+	return rc;
+}
+
+void pb_ctx_free(struct pb_ctx *ctx)
+{
+	if (ctx->user_creds_loaded)
+		pb_creds_free(&ctx->user_creds);
+	ctx->user_creds_loaded = false;
+	free(ctx->gids);
+	ctx->gids = NULL;
+	pb_store_close(&ctx->store);
+}

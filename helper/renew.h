@@ -1,3 +1,50 @@
+/*
+ * renew.h - the one place that decides whether a profile's token on disk is
+ * good enough, and otherwise gets a new one and stores it (or records why
+ * it could not). `get`, `refresh` and the PAM session all go through here.
+ */
 #ifndef PB_RENEW_H
 #define PB_RENEW_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "config.h"
+#include "creds.h"
+#include "store.h"
+
+/* Who we are working for, and what we have loaded so far. */
+struct pb_ctx {
+	const struct pb_config *cfg;
+	struct pb_store store;
+	uid_t uid;
+	const char *user;
+	gid_t *gids;                 /* the user's groups, for users =/groups = */
+	size_t ngids;
+	char user_creds_path[4096];  /* the user store; loaded on first need */
+	struct pb_creds user_creds;
+	bool user_creds_loaded;
+	struct pb_creds *system_creds; /* secrets the PAM module sent; NULL when run by hand */
+};
+
+enum pb_outcome {
+	PB_CACHED,      /* the token on disk was still good: no request made */
+	PB_OBTAINED,    /* a full exchange */
+	PB_REFRESHED,   /* renewed with the refresh token */
+	PB_KEPT_NEWER,  /* someone else stored a newer token meanwhile; that one stays */
+};
+
+/*
+ * Make sure `p` has a token on disk that stays valid for min_valid more
+ * seconds (and past the refresh margin). force: renew even if it does.
+ * On failure the reason is recorded in P.json (the token files are left
+ * alone) and returned in err.
+ */
+int pb_renew(struct pb_ctx *ctx, const struct pb_profile *p, long min_valid, bool force,
+	     enum pb_outcome *outcome, struct pb_err *err);
+
+/* Does the profile apply to the user this context works for? */
+bool pb_ctx_applies(const struct pb_ctx *ctx, const struct pb_profile *p);
+
+void pb_ctx_free(struct pb_ctx *ctx);
+
 #endif

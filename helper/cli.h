@@ -1,0 +1,28 @@
+/*
+ * cli.h - what bearer-token's commands share: the loaded config and the
+ * context of the user they run for.
+ */
+#ifndef PB_CLI_H
+#define PB_CLI_H
+
+#include "config.h"
+#include "renew.h"
+
+struct cli {
+	struct pb_config cfg;
+	bool cfg_loaded;
+	struct pb_ctx ctx;
+	char config_path[4096];
+	char runtime_dir[4096];
+};
+
+/* Print "bearer-token: <reason>" on stderr; returns the exit code for it. */
+int cli_report(const struct pb_err *err);
+int cli_usage_error(const char *what);
+int cli_load_config(struct cli *c, struct pb_err *err);
+int cli_open_store(struct cli *c, struct pb_err *err);
+
+/* bearer-token pam-session: the command pam_bearer.so runs (session.c). */
+int cmd_pam_session(struct cli *c, int argc, char **argv);
+
+#endif

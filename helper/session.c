@@ -1,0 +1,154 @@
+/*
+ * session.c - `bearer-token pam-session`, what pam_bearer.so runs as the
+ * user when a session opens. Not meant to be run by hand:
+ *
+ *   bearer-token --config FILE pam-session --deadline-ms N [--nodaemon] -- PROFILE...
+ *
+ * stdin carries the secrets of credentials = system profiles and stdout
+ * one result line per profile (lib/proto.h). The profiles are renewed in
+ * parallel, one child process each, so that one slow vendor does not eat
+ * the others' time, and no request outlives the module's deadline.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "proto.h"
+
+#define MAX_SECRETS_IN (1024 * 1024)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* All of stdin (the module closes it after the secrets), capped. */
+static int read_input(struct pb_buf *in, struct pb_err *err)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(0, buf, sizeof(buf))) != 0) {
+		if (n < 0)
+			return pb_fail(err, PB_E_INTERNAL, "reading the secrets: %m");
+		if (in->len + (size_t)n > MAX_SECRETS_IN || pb_buf_add(in, buf, (size_t)n) < 0)
+			return pb_fail(err, PB_E_INTERNAL, "too many secrets from the PAM module");
+	}
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+/* Write one result line to the module in a single write (atomic below PIPE_BUF). */
+static void send_result(const char *profile, int code, const char *text)
+{
+	struct pb_buf line = { 0 };
+
+	if (pb_proto_put_result(&line, profile, code, text) == 0 && line.len <= PB_PROTO_MAX_LINE)
+		(void)!write(1, line.data, line.len);
+	pb_buf_wipe(&line);
+}
+
+/* Renew one profile (in its own process) and report on it. */
+static void renew_one(struct cli *c, const struct pb_profile *orig, double deadline)
+{
+	static const char *const said[] = {
+		[PB_CACHED] = "still valid", [PB_OBTAINED] = "obtained",
+		[PB_REFRESHED] = "refreshed", [PB_KEPT_NEWER] = "renewed elsewhere",
+	};
+	struct pb_profile p = *orig;
+	enum pb_outcome outcome;
+	struct pb_meta m;
+	struct pb_err err;
+	char text[128], when[32];
+	double left = deadline - now_s();
+
+	/* no exchange may outlive the module's deadline */
+	if (left < 0.1)
+		left = 0.1;
+	if (p.timeout > left)
+		p.timeout = left;
+	if (pb_renew(&c->ctx, &p, 0, false, &outcome, &err) < 0) {
+		send_result(p.name, err.code, err.msg);
+		return;
+	}
+	if (pb_store_read_meta(&c->ctx.store, p.name, &m, NULL) == 0 && m.has_expiry) {
+		pb_time_format(m.expires_at, when);
+		snprintf(text, sizeof(text), "%s, expires %s", said[outcome], when);
+	} else {
+		snprintf(text, sizeof(text), "%s, never expires", said[outcome]);
+	}
+	send_result(p.name, PB_OK, text);
+}
+
+/* Tell the module every profile failed the same way (nothing could start). */
+static int fail_all(int argc, char **argv, const struct pb_err *err)
+{
+	for (int i = 0; i < argc; i++)
+		send_result(argv[i], err->code, err->msg);
+	return 0;
+}
+
+int cmd_pam_session(struct cli *c, int argc, char **argv)
+{
+	struct pb_creds secrets = { .path = NULL };
+	struct pb_buf input = { 0 };
+	struct pb_err err;
+	double deadline;
+	long deadline_ms = 5000;
+	int first = 1, children = 0;
+
+	pb_err_clear(&err);
+	for (; first < argc && strcmp(argv[first], "--") != 0; first++) {
+		if (strcmp(argv[first], "--deadline-ms") == 0 && first + 1 < argc &&
+		    pb_parse_long(argv[first + 1], &deadline_ms) == 0 && deadline_ms > 0)
+			first++;
+		else if (strcmp(argv[first], "--nodaemon") != 0)
+			return cli_usage_error("pam-session: bad arguments");
+	}
+	first++;
+	argc -= first;
+	argv += first;
+	deadline = now_s() + (double)deadline_ms / 1000.0;
+	if (read_input(&input, &err) < 0 ||
+	    pb_proto_read_secrets(input.data != NULL ? input.data : "", input.len, &secrets,
+				  &err) < 0 ||
+	    cli_load_config(c, &err) < 0 || cli_open_store(c, &err) < 0) {
+		pb_buf_wipe(&input);
+		pb_creds_free(&secrets);
+		return fail_all(argc, argv, &err);
+	}
+	pb_buf_wipe(&input);
+	c->ctx.system_creds = &secrets;
+	for (int i = 0; i < argc; i++) {
+		const struct pb_profile *p = pb_config_profile(&c->cfg, argv[i]);
+		pid_t pid;
+
+		if (p == NULL) {
+			pb_fail(&err, PB_E_CONFIG, "%s: no such profile in %s", argv[i],
+				c->config_path);
+			send_result(argv[i], err.code, err.msg);
+			continue;
+		}
+		pid = fork();
+		if (pid == 0) {
+			renew_one(c, p, deadline);
+			_exit(0);
+		}
+		if (pid < 0)
+			renew_one(c, p, deadline);   /* no process to spare: do it here */
+		else
+			children++;
+	}
+	while (children > 0 && (wait(NULL) > 0 || errno == EINTR))
+		children--;
+	pb_creds_free(&secrets);
+	return 0;
+}

@@ -1,0 +1,397 @@
+/*
+ * session.c - what pam_bearer does at session open and close.
+ *
+ * The module itself never does HTTP and never writes a user's file: it
+ * decides which profiles apply, checks the runtime dir, takes the fast
+ * path when every token on disk is still good, and otherwise runs
+ * `bearer-token pam-session` as the user (spawn.c) with the system-held
+ * secrets on its stdin, then logs and judges the one result line per
+ * profile that comes back.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <security/pam_ext.h>
+#include <security/pam_modutil.h>
+
+#include "config.h"
+#include "creds.h"
+#include "expiry.h"
+#include "proto.h"
+#include "session.h"
+#include "spawn.h"
+#include "store.h"
+
+#define GRACE_MS 300            /* past the deadline, before we kill the helper */
+#define MAX_GROUPS 256
+
+/* Everything one open_session works with. */
+struct session {
+	pam_handle_t *pamh;
+	const struct pb_options *o;
+	const char *user;
+	const struct passwd *pw;
+	struct pb_config cfg;
+	bool cfg_loaded;
+	const struct pb_profile **profiles;   /* those that apply, in config order */
+	bool *seen;                           /* seen[i]: the helper reported on profiles[i] */
+	size_t nprofiles;
+	char runtime_dir[PATH_MAX];
+	char token_dir[PATH_MAX];
+};
+
+#define debug(s, ...) do { if ((s)->o->debug) pam_syslog((s)->pamh, LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* PAM_USER and its passwd entry; PAM_IGNORE for users we are told to skip. */
+static int identify_user(struct session *s)
+{
+	if (pam_get_user(s->pamh, &s->user, NULL) != PAM_SUCCESS || s->user == NULL ||
+	    s->user[0] == '\0') {
+		pam_syslog(s->pamh, LOG_ERR, "cannot determine the user");
+		return PAM_SESSION_ERR;
+	}
+	s->pw = pam_modutil_getpwnam(s->pamh, s->user);
+	if (s->pw == NULL) {
+		pam_syslog(s->pamh, LOG_ERR, "unknown user %s", s->user);
+		return PAM_SESSION_ERR;
+	}
+	if (s->pw->pw_uid == 0 && s->o->ignore_root) {
+		debug(s, "user %s is root and ignore_root is set: nothing to do", s->user);
+		return PAM_IGNORE;
+	}
+	if ((long)s->pw->pw_uid < s->o->minimum_uid) {
+		debug(s, "user %s has uid %u, below minimum_uid %ld: nothing to do", s->user,
+		      (unsigned)s->pw->pw_uid, s->o->minimum_uid);
+		return PAM_IGNORE;
+	}
+	return PAM_SUCCESS;
+}
+
+/* The config, read as root: a broken one is an internal error, never PAM_IGNORE. */
+static int load_config(struct session *s)
+{
+	struct pb_err err;
+
+	pb_err_clear(&err);
+	if (pb_config_load(s->o->config, PB_VENDOR_DIR, PB_SYSTEM_CREDS_DIR, &s->cfg, &err) < 0) {
+		pam_syslog(s->pamh, LOG_ERR, "%s", err.msg);
+		return PAM_SESSION_ERR;
+	}
+	s->cfg_loaded = true;
+	return PAM_SUCCESS;
+}
+
+/* Keep the profiles that profiles= names and whose users/groups include the user. */
+static int select_profiles(struct session *s)
+{
+	gid_t gids[MAX_GROUPS];
+	int ngids = MAX_GROUPS;
+
+	if (getgrouplist(s->pw->pw_name, s->pw->pw_gid, gids, &ngids) < 0) {
+		gids[0] = s->pw->pw_gid;
+		ngids = 1;
+	}
+	s->profiles = calloc(s->cfg.nprofiles + 1, sizeof(*s->profiles));
+	s->seen = calloc(s->cfg.nprofiles + 1, sizeof(*s->seen));
+	if (s->profiles == NULL || s->seen == NULL)
+		return PAM_BUF_ERR;
+	for (size_t i = 0; i < s->cfg.nprofiles; i++) {
+		const struct pb_profile *p = &s->cfg.profiles[i];
+
+		if (pb_options_want_profile(s->o, p->name) &&
+		    pb_profile_applies(p, s->user, gids, (size_t)ngids))
+			s->profiles[s->nprofiles++] = p;
+	}
+	if (s->nprofiles == 0) {
+		debug(s, "no profile applies to user %s", s->user);
+		return PAM_IGNORE;
+	}
+	return PAM_SUCCESS;
+}
+
+/*
+ * The user's runtime dir: the PAM environment's XDG_RUNTIME_DIR (set by
+ * pam_systemd), else /run/user/UID, from the uid and never the name. It
+ * must be a real directory owned by the user; we never create it (logind
+ * owns it, and `su` to a user without a session has none).
+ */
+static int find_runtime_dir(struct session *s)
+{
+	const char *env = pam_getenv(s->pamh, "XDG_RUNTIME_DIR");
+	struct stat st;
+	int fd;
+
+	if (env != NULL && env[0] == '/')
+		snprintf(s->runtime_dir, sizeof(s->runtime_dir), "%s", env);
+	else
+		snprintf(s->runtime_dir, sizeof(s->runtime_dir), "/run/user/%u",
+			 (unsigned)s->pw->pw_uid);
+	fd = open(s->runtime_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != s->pw->pw_uid) {
+		pam_syslog(s->pamh, LOG_NOTICE, "no usable runtime dir %s for %s (%s): no tokens",
+			   s->runtime_dir, s->user, fd < 0 ? strerror(errno) : "not owned by the user");
+		if (fd >= 0)
+			close(fd);
+		return PAM_IGNORE;
+	}
+	close(fd);
+	if (snprintf(s->token_dir, sizeof(s->token_dir), "%s/bearer", s->runtime_dir) >=
+	    (int)sizeof(s->token_dir))
+		return PAM_IGNORE;
+	return PAM_SUCCESS;
+}
+
+/* Does profile p have a token on disk that outlives the refresh margin? */
+static bool profile_fresh(const struct pb_store *st, const struct pb_profile *p, time_t now)
+{
+	struct pb_meta m;
+	struct stat sb;
+	char name[80];
+
+	if (pb_store_read_meta(st, p->name, &m, NULL) != 0 || m.state != PB_STATE_VALID ||
+	    !pb_token_fresh(m.has_expiry, m.obtained_at, m.expires_at, now, 0))
+		return false;
+	snprintf(name, sizeof(name), "%s.token", p->name);
+	return fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+	       sb.st_uid == st->uid;
+}
+
+/*
+ * The fast path: a second session of a user whose tokens are all still
+ * good makes no network call and starts no process. The files are read
+ * with the user's fs identity (pam_modutil_drop_priv), so a link planted
+ * in the user's dir cannot make root read something it should not.
+ */
+static bool all_fresh(struct session *s)
+{
+	PAM_MODUTIL_DEF_PRIVS(privs);
+	struct pb_store st = { .dirfd = -1 };
+	time_t now = time(NULL);
+	bool fresh = true;
+
+	if (pam_modutil_drop_priv(s->pamh, &privs, s->pw) != 0)
+		return false;
+	if (pb_store_open(s->runtime_dir, s->pw->pw_uid, false, &st, NULL) < 0)
+		fresh = false;
+	for (size_t i = 0; fresh && i < s->nprofiles; i++)
+		fresh = profile_fresh(&st, s->profiles[i], now);
+	pb_store_close(&st);
+	if (pam_modutil_regain_priv(s->pamh, &privs) != 0) {
+		pam_syslog(s->pamh, LOG_CRIT, "cannot regain privileges");
+		return false;
+	}
+	return fresh;
+}
+
+/*
+ * The secrets of credentials = system profiles, read as root from the
+ * admin store and encoded for the helper's stdin. Only the fields the
+ * vendor needs are sent.
+ */
+static int collect_secrets(struct session *s, struct pb_buf *input)
+{
+	struct pb_creds creds = { 0 };
+	struct pb_err err;
+	char path[PATH_MAX];
+	bool loaded = false;
+	int rc = PAM_SESSION_ERR;
+
+	pb_err_clear(&err);
+	for (size_t i = 0; i < s->nprofiles; i++) {
+		const struct pb_profile *p = s->profiles[i];
+
+		if (p->credentials != PB_CRED_SYSTEM)
+			continue;
+		if (!loaded) {
+			if (pb_creds_system_path(s->cfg.system_credentials_dir, s->user, path,
+						 sizeof(path), &err) < 0 ||
+			    pb_creds_load(path, 0, &creds, &err) < 0)
+				goto done;
+			loaded = true;
+		}
+		if (pb_creds_check(&creds, p, &err) < 0)
+			goto done;
+		for (size_t f = 0; f < p->nfields; f++)
+			if (pb_proto_put_secret(input, p->name, p->fields[f],
+						pb_creds_get(&creds, p->name, p->fields[f])) < 0)
+				goto oom;
+	}
+	if (pb_proto_put_end(input) < 0)
+		goto oom;
+	rc = PAM_SUCCESS;
+	goto done;
+oom:
+	pb_fail(&err, PB_E_INTERNAL, "out of memory");
+	rc = PAM_BUF_ERR;
+done:
+	if (rc != PAM_SUCCESS)
+		pam_syslog(s->pamh, LOG_ERR, "%s", err.msg);
+	if (loaded)
+		pb_creds_free(&creds);
+	return rc;
+}
+
+/* Log one result line; returns its code (PB_E_INTERNAL for a line we cannot read). */
+static int judge_result(struct session *s, char *line)
+{
+	const char *profile, *text;
+	int code;
+
+	if (pb_proto_parse_result(line, &profile, &code, &text) < 0) {
+		pam_syslog(s->pamh, LOG_ERR, "bearer-token sent a malformed line");
+		return PB_E_INTERNAL;
+	}
+	for (size_t i = 0; i < s->nprofiles; i++)
+		if (strcmp(s->profiles[i]->name, profile) == 0)
+			s->seen[i] = true;
+	if (code == PB_OK) {
+		if (!s->o->quiet)
+			pam_syslog(s->pamh, LOG_INFO, "%s: token %s", profile, text);
+		return PB_OK;
+	}
+	pam_syslog(s->pamh, LOG_ERR, "%s", text);
+	return code;
+}
+
+/*
+ * Turn the helper's output and exit into the PAM answer: PAM_SUCCESS when
+ * every profile has a valid token, PAM_SESSION_ERR for internal errors,
+ * else vendor trouble (PAM_IGNORE, or PAM_SESSION_ERR with onerror=fail).
+ */
+static int judge(struct session *s, struct pb_spawn_result *r, double timeout)
+{
+	bool failed = false, internal = false;
+	char *save = NULL;
+
+	if (r->timed_out) {
+		pam_syslog(s->pamh, LOG_ERR, "bearer-token did not finish within %.1f s; stopped it",
+			   timeout);
+		failed = true;
+	} else if (WIFEXITED(r->status) && WEXITSTATUS(r->status) >= 126) {
+		pam_syslog(s->pamh, LOG_ERR, "cannot run %s as %s (exit %d)", PB_HELPER_PATH,
+			   s->user, WEXITSTATUS(r->status));
+		return PAM_SESSION_ERR;
+	}
+	for (char *line = r->output.data != NULL ? strtok_r(r->output.data, "\n", &save) : NULL;
+	     line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		int code = judge_result(s, line);
+
+		internal |= code == PB_E_INTERNAL;
+		failed |= code != PB_OK;
+	}
+	for (size_t i = 0; i < s->nprofiles; i++) {
+		if (!s->seen[i] && !r->timed_out)
+			pam_syslog(s->pamh, LOG_ERR, "%s: bearer-token gave no result",
+				   s->profiles[i]->name);
+		failed |= !s->seen[i];
+	}
+	if (internal)
+		return PAM_SESSION_ERR;
+	if (failed)
+		return s->o->onerror_fail ? PAM_SESSION_ERR : PAM_IGNORE;
+	return PAM_SUCCESS;
+}
+
+/* Build argv and the clean environment, run the helper, judge its answer. */
+static int run_helper(struct session *s)
+{
+	double timeout = s->o->timeout > 0 ? s->o->timeout : s->cfg.timeout;
+	char deadline[32], env_home[PATH_MAX + 8], env_user[300], env_logname[300];
+	char env_runtime[PATH_MAX + 20];
+	/* the helper's whole environment: nothing of the caller's gets through */
+	const char *env[] = { env_home, env_user, env_logname,
+			      "PATH=/usr/local/bin:/usr/bin:/bin", env_runtime, NULL };
+	const char **argv = calloc(s->nprofiles + 9, sizeof(*argv));
+	struct pb_buf input = { 0 };
+	struct pb_spawn spawn = { 0 };
+	struct pb_spawn_result r = { 0 };
+	size_t n = 0;
+	int rc;
+
+	if (argv == NULL)
+		return PAM_BUF_ERR;
+	rc = collect_secrets(s, &input);
+	if (rc != PAM_SUCCESS)
+		goto done;
+	snprintf(deadline, sizeof(deadline), "%ld", (long)(timeout * 1000.0));
+	snprintf(env_home, sizeof(env_home), "HOME=%s", s->pw->pw_dir);
+	snprintf(env_user, sizeof(env_user), "USER=%s", s->user);
+	snprintf(env_logname, sizeof(env_logname), "LOGNAME=%s", s->user);
+	snprintf(env_runtime, sizeof(env_runtime), "XDG_RUNTIME_DIR=%s", s->runtime_dir);
+	argv[n++] = PB_HELPER_PATH;
+	argv[n++] = "--config";
+	argv[n++] = s->o->config;
+	argv[n++] = "pam-session";
+	argv[n++] = "--deadline-ms";
+	argv[n++] = deadline;
+	if (s->o->nodaemon)
+		argv[n++] = "--nodaemon";
+	argv[n++] = "--";
+	for (size_t i = 0; i < s->nprofiles; i++)
+		argv[n++] = s->profiles[i]->name;
+	spawn.pw = s->pw;
+	spawn.argv = argv;
+	spawn.envp = env;
+	spawn.input = input.data;
+	spawn.input_len = input.len;
+	spawn.timeout_ms = (long)(timeout * 1000.0) + GRACE_MS;
+	debug(s, "running %s for %zu profile(s) of %s", PB_HELPER_PATH, s->nprofiles, s->user);
+	if (pb_spawn_run(s->pamh, &spawn, &r) < 0) {
+		rc = PAM_SESSION_ERR;
+		goto done;
+	}
+	rc = judge(s, &r, timeout);
+done:
+	pb_buf_wipe(&input);
+	pb_buf_wipe(&r.output);
+	free(argv);
+	return rc;
+}
+
+int pb_session_open(pam_handle_t *pamh, const struct pb_options *o)
+{
+	struct session s = { .pamh = pamh, .o = o };
+	char env[PATH_MAX + 32];
+	int rc;
+
+	if ((rc = identify_user(&s)) != PAM_SUCCESS || (rc = load_config(&s)) != PAM_SUCCESS ||
+	    (rc = select_profiles(&s)) != PAM_SUCCESS || (rc = find_runtime_dir(&s)) != PAM_SUCCESS)
+		goto done;
+	snprintf(env, sizeof(env), "BEARER_TOKEN_DIR=%s", s.token_dir);
+	if (pam_putenv(pamh, env) != PAM_SUCCESS) {
+		rc = PAM_BUF_ERR;
+		goto done;
+	}
+	if (all_fresh(&s)) {
+		debug(&s, "every token of %s is still valid: nothing to fetch", s.user);
+		rc = PAM_SUCCESS;
+		goto done;
+	}
+	rc = run_helper(&s);
+done:
+	free(s.profiles);
+	free(s.seen);
+	if (s.cfg_loaded)
+		pb_config_free(&s.cfg);
+	return rc;
+}
+
+int pb_session_close(pam_handle_t *pamh, const struct pb_options *o)
+{
+	/*
+	 * Nothing is deleted: other sessions of the user may still use the
+	 * tokens, and logind removes the runtime dir after the last one.
+	 */
+	if (o->debug)
+		pam_syslog(pamh, LOG_DEBUG, "session closed; tokens stay for other sessions");
+	return PAM_SUCCESS;
+}
