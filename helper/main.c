@@ -3,7 +3,6 @@
  * check-config. An ordinary program, run as the user (never setuid).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -193,29 +192,19 @@ static const struct pb_profile *find_profile(struct cli *c, const char *name, st
 	return p;
 }
 
-/* Print a whole file of the token dir (the .header or .json) to stdout. */
+/* Print P.header or P.json to stdout, read with the store's checks. */
 static int print_store_file(struct cli *c, const char *profile, const char *ext,
 			    struct pb_err *err)
 {
-	char name[128];
-	char buf[4096];
-	FILE *f;
-	size_t n;
-	int fd;
+	struct pb_buf text = { 0 };
+	int rc = pb_store_read(&c->ctx.store, profile, ext, &text, err);
 
-	snprintf(name, sizeof(name), "%s.%s", profile, ext);
-	fd = openat(c->ctx.store.dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return pb_fail(err, PB_E_STORE, "%s/%s: %s", c->ctx.store.path, name,
-			       strerror(errno));
-	}
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stdout);
-	explicit_bzero(buf, sizeof(buf));
-	fclose(f);
-	return 0;
+	if (rc == 1)
+		pb_fail(err, PB_E_STORE, "%s/%s.%s: no such file", c->ctx.store.path, profile, ext);
+	if (rc == 0)
+		fwrite(text.data, 1, text.len, stdout);
+	pb_buf_wipe(&text);
+	return rc == 0 ? 0 : -1;
 }
 
 /* bearer-token get PROFILE [--header|--json] [--min-valid SECONDS] */

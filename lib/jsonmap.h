@@ -34,8 +34,9 @@ struct json_object *pb_json_parse_object(const char *body, size_t len);
  *   DRF field errors {"email":["This field is required."]}       -> "email: This field is required."
  *   {"message":"..."} / {"error":"..."} / {"error":{"message":...}}
  *   HTML or other non-JSON bodies                                 -> "" (the caller says "non-JSON body")
- * Returns the OAuth2 `error` code (borrowed, may be NULL) via *oauth_error
- * when non-NULL, so callers can tell invalid_grant from invalid_client.
+ * Copies the OAuth2 `error` code into oauth_error (same one-line rules; ""
+ * when there is none; oauth_error may be NULL), so callers can tell
+ * invalid_grant from invalid_client.
  */
 void pb_json_error_summary(const char *body, size_t len, char *out, size_t outlen,
 			   char *oauth_error, size_t oauth_error_len);

@@ -14,7 +14,9 @@
 /*
  * 0 and *exp (seconds since the epoch) on success; -1 with err when the
  * token is not a JWT (not three parts), the payload is not base64url or not
- * a JSON object, or `exp` is missing or not a number.
+ * a JSON object, or `exp` is missing, not a number, or out of range
+ * (negative, not finite, or after 9999-12-31: a claim in milliseconds).
+ * Tokens over 16 KiB are refused unread.
  */
 int pb_jwt_exp(const char *token, int64_t *exp, struct pb_err *err);
 

@@ -1,2 +1,1119 @@
-/* store.c: being written */
+/*
+ * store.c - the token dir, $XDG_RUNTIME_DIR/bearer/.
+ *
+ * This code runs as the user (bearer-token) and as root with the fs uid set
+ * to the user (the PAM module's fast path), in a dir the user controls. So:
+ * - every file is reached relative to the bearer/ dir fd, itself opened
+ *   O_NOFOLLOW from a runtime dir fd opened O_NOFOLLOW; no symlink is ever
+ *   followed, no path is ever resolved twice;
+ * - every file we open is fstat()ed before we trust it: a regular file,
+ *   owned by the user, no group/other bits, size-capped;
+ * - every write goes to a fresh O_EXCL temp file in the same dir, which is
+ *   renamed over the old file, so a reader sees the old file or the new one
+ *   and never a partial or empty one;
+ * - the refresh token's .state file is written and parsed by hand, so that
+ *   the secret only ever sits in memory that we wipe (json-c frees without
+ *   wiping); .json never holds a secret, so json-c is fine for it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
 #include "store.h"
+
+#define STORE_FILE_MAX (64 * 1024)    /* the most we read from any file */
+#define STORE_TOKEN_MAX (32 * 1024)   /* the longest token we store */
+#define STORE_SCHEME_MAX 32           /* struct pb_meta.scheme */
+#define STORE_NAME_MAX 128            /* ".<profile:64>.<ext>.<16 hex>" fits */
+#define LOCK_POLL_NS (10 * 1000 * 1000L)
+
+/* "none", "valid", "expired", "error": the words .json and status use. */
+const char *pb_state_name(enum pb_state s)
+{
+	switch (s) {
+	case PB_STATE_VALID:
+		return "valid";
+	case PB_STATE_EXPIRED:
+		return "expired";
+	case PB_STATE_ERROR:
+		return "error";
+	case PB_STATE_NONE:
+		break;
+	}
+	return "none";
+}
+
+/* Copy a failure recorded in a scratch pb_err into the caller's (may be NULL). */
+static int pass_err(struct pb_err *err, const struct pb_err *why)
+{
+	if (err != NULL)
+		*err = *why;
+	return -1;
+}
+
+/*
+ * "<profile>.<ext>" into out. Refuses (PB_E_INTERNAL) a profile name that
+ * is not a plain name: it must never become "../x" or ".hidden" in a path.
+ */
+static int file_name(const char *profile, const char *ext, char out[STORE_NAME_MAX],
+		     struct pb_err *err)
+{
+	if (!pb_valid_name(profile))
+		return pb_fail(err, PB_E_INTERNAL, "invalid profile name '%s'",
+			       profile != NULL ? profile : "(null)");
+	snprintf(out, STORE_NAME_MAX, "%s.%s", profile, ext);
+	return 0;
+}
+
+/*
+ * Is the open file fd (st->path/name) safe to believe: a regular file,
+ * owned by the store's uid, with no group/other bits? 0 or -1 (PB_E_STORE).
+ */
+static int check_file(const struct pb_store *st, int fd, const char *name, struct pb_err *err)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0)
+		return pb_fail(err, PB_E_STORE, "cannot stat %s/%s: %s", st->path, name,
+			       strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return pb_fail(err, PB_E_STORE, "%s/%s is not a regular file", st->path, name);
+	if (sb.st_uid != st->uid)
+		return pb_fail(err, PB_E_STORE, "%s/%s is not owned by uid %u", st->path, name,
+			       (unsigned)st->uid);
+	if ((sb.st_mode & 077) != 0)
+		return pb_fail(err, PB_E_STORE, "%s/%s is open to group or others (mode %04o)",
+			       st->path, name, (unsigned)(sb.st_mode & 07777));
+	if (sb.st_size > STORE_FILE_MAX)
+		return pb_fail(err, PB_E_STORE, "%s/%s is too large (%lld bytes)", st->path, name,
+			       (long long)sb.st_size);
+	return 0;
+}
+
+/*
+ * Read st->path/name into out (NUL-terminated, wiped by the caller with
+ * pb_buf_wipe). 0 ok, 1 no such file, -1 error (symlink, unsafe, too
+ * large, I/O). O_NONBLOCK: a FIFO planted under the name cannot hang us.
+ */
+static int read_file(const struct pb_store *st, const char *name, struct pb_buf *out,
+		     struct pb_err *err)
+{
+	char chunk[4096];
+	int fd, rc = -1;
+	ssize_t n;
+
+	fd = openat(st->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			rc = 1;
+		else if (errno == ELOOP)
+			pb_fail(err, PB_E_STORE, "%s/%s is a symlink", st->path, name);
+		else
+			pb_fail(err, PB_E_STORE, "cannot open %s/%s: %s", st->path, name,
+				strerror(errno));
+		goto done;
+	}
+	if (check_file(st, fd, name, err) < 0)
+		goto done;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pb_fail(err, PB_E_STORE, "cannot read %s/%s: %s", st->path, name,
+				strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break;
+		if (out->len + (size_t)n > STORE_FILE_MAX) {
+			pb_fail(err, PB_E_STORE, "%s/%s is too large", st->path, name);
+			goto done;
+		}
+		if (pb_buf_add(out, chunk, (size_t)n) < 0) {
+			pb_fail(err, PB_E_INTERNAL, "out of memory");
+			goto done;
+		}
+	}
+	if (pb_buf_add(out, "", 0) < 0) {    /* an empty file still gets a "" */
+		pb_fail(err, PB_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	rc = 0;
+done:
+	explicit_bzero(chunk, sizeof(chunk));
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0)
+		pb_buf_wipe(out);
+	return rc;
+}
+
+/* Random hex for temp names; the O_EXCL open, not this, is what makes them safe. */
+static uint64_t temp_suffix(unsigned attempt)
+{
+	struct timespec ts;
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+	       attempt;
+}
+
+/*
+ * Replace st->path/name with data, atomically: write a new 0600 temp file
+ * ".<name>.<random>" (O_CREAT|O_EXCL|O_NOFOLLOW, so never through a link),
+ * then renameat() it over name. rename replaces a symlink planted under
+ * name, it never writes through it. On any failure the temp file is
+ * removed and name is left as it was. No fsync: the dir is a tmpfs, and
+ * its content does not outlive a reboot anyway.
+ */
+static int write_atomic(const struct pb_store *st, const char *name, const char *data,
+			size_t len, struct pb_err *err)
+{
+	char tmp[STORE_NAME_MAX + 32];
+	bool have_tmp = false;
+	struct stat sb;
+	int fd = -1, rc = -1;
+	size_t off = 0;
+	ssize_t n;
+
+	if (len > STORE_FILE_MAX) {
+		pb_fail(err, PB_E_INTERNAL, "%s/%s: refusing to write %zu bytes", st->path, name,
+			len);
+		goto done;
+	}
+	for (unsigned attempt = 0; fd < 0; attempt++) {
+		snprintf(tmp, sizeof(tmp), ".%s.%016llx", name,
+			 (unsigned long long)temp_suffix(attempt));
+		fd = openat(st->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
+			    O_NOCTTY, 0600);
+		if (fd < 0 && (errno != EEXIST || attempt >= 16)) {
+			pb_fail(err, PB_E_STORE, "cannot create a file in %s: %s", st->path,
+				strerror(errno));
+			goto done;
+		}
+	}
+	have_tmp = true;
+	/* a file the user would not own (we run as someone else) is of no use to them */
+	if (fstat(fd, &sb) < 0 || sb.st_uid != st->uid) {
+		pb_fail(err, PB_E_STORE, "%s: new files would not be owned by uid %u", st->path,
+			(unsigned)st->uid);
+		goto done;
+	}
+	if (fchmod(fd, 0600) < 0) {    /* 0600 whatever the umask */
+		pb_fail(err, PB_E_STORE, "cannot chmod %s/%s: %s", st->path, tmp, strerror(errno));
+		goto done;
+	}
+	while (off < len) {
+		n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			pb_fail(err, PB_E_STORE, "cannot write %s/%s: %s", st->path, name,
+				n < 0 ? strerror(errno) : "short write");
+			goto done;
+		}
+		off += (size_t)n;
+	}
+	n = close(fd);
+	fd = -1;
+	if (n < 0) {
+		pb_fail(err, PB_E_STORE, "cannot write %s/%s: %s", st->path, name, strerror(errno));
+		goto done;
+	}
+	if (renameat(st->dirfd, tmp, st->dirfd, name) < 0) {
+		pb_fail(err, PB_E_STORE, "cannot replace %s/%s: %s", st->path, name,
+			strerror(errno));
+		goto done;
+	}
+	have_tmp = false;
+	rc = 0;
+done:
+	if (fd >= 0)
+		close(fd);
+	if (have_tmp)
+		unlinkat(st->dirfd, tmp, 0);
+	return rc;
+}
+
+/* Remove st->path/name; a file that is not there is fine. */
+static int remove_file(const struct pb_store *st, const char *name, struct pb_err *err)
+{
+	if (unlinkat(st->dirfd, name, 0) < 0 && errno != ENOENT)
+		return pb_fail(err, PB_E_STORE, "cannot remove %s/%s: %s", st->path, name,
+			       strerror(errno));
+	return 0;
+}
+
+/*
+ * A token we are willing to put in a file and an HTTP header: not empty,
+ * not too long, no control characters (header injection) and no spaces.
+ * A refresh token only ever goes into a request body, so spaces are fine
+ * there. PB_E_TEMP: it is what the vendor sent.
+ */
+static int check_token(const char *what, const char *t, bool spaces_ok, struct pb_err *err)
+{
+	size_t n;
+
+	if (t == NULL || t[0] == '\0')
+		return pb_fail(err, PB_E_TEMP, "refusing an empty %s", what);
+	n = strlen(t);
+	if (n > STORE_TOKEN_MAX)
+		return pb_fail(err, PB_E_TEMP, "refusing a %s of %zu bytes (at most %d)", what, n,
+			       STORE_TOKEN_MAX);
+	if (pb_has_ctrl(t))
+		return pb_fail(err, PB_E_TEMP, "refusing %s with control characters", what);
+	if (!spaces_ok && strchr(t, ' ') != NULL)
+		return pb_fail(err, PB_E_TEMP, "refusing %s with spaces", what);
+	return 0;
+}
+
+/* An auth scheme ("Bearer", "Token"): 1..32 visible ASCII characters. */
+static bool scheme_ok(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return false;
+	for (; s[n] != '\0'; n++)
+		if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f)
+			return false;
+	return n >= 1 && n <= STORE_SCHEME_MAX;
+}
+
+/* vendor and scheme for .json: NULL is fine (unknown), anything else must be sane. */
+static int check_labels(const char *vendor, const char *scheme, bool required,
+			struct pb_err *err)
+{
+	if ((vendor != NULL || required) && !pb_valid_name(vendor))
+		return pb_fail(err, PB_E_INTERNAL, "invalid vendor name '%s'",
+			       vendor != NULL ? vendor : "(null)");
+	if ((scheme != NULL || required) && !scheme_ok(scheme))
+		return pb_fail(err, PB_E_INTERNAL, "invalid auth scheme '%s'",
+			       scheme != NULL ? scheme : "(null)");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ .json */
+
+/* s as one line of at most size - 1 bytes, not cut inside a UTF-8 sequence. */
+static void copy_line(char *out, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(out, s, n);
+	out[n] = '\0';
+	for (char *c = out; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+}
+
+/* Add key: string s, or null for NULL/"" (json-c adds NULL as null). */
+static int json_add_str(struct json_object *o, const char *key, const char *s)
+{
+	struct json_object *v = NULL;
+
+	if (s != NULL && s[0] != '\0' && (v = json_object_new_string(s)) == NULL)
+		return -1;
+	return json_object_object_add(o, key, v);
+}
+
+/* Add key: an RFC 3339 time, or null when !present. */
+static int json_add_time(struct json_object *o, const char *key, time_t t, bool present)
+{
+	char buf[32];
+
+	if (!present)
+		return json_object_object_add(o, key, NULL);
+	pb_time_format(t, buf);
+	return json_add_str(o, key, buf);
+}
+
+/*
+ * The text of P.json for m: pretty JSON and a newline. last_error and
+ * next_attempt_at appear only when the last attempt failed. Never a token.
+ */
+static int meta_format(const char *profile, const struct pb_meta *m, struct pb_buf *out,
+		       struct pb_err *err)
+{
+	struct json_object *o = json_object_new_object();
+	const char *text;
+	int rc = -1;
+
+	if (o == NULL ||
+	    json_add_str(o, "profile", profile) < 0 ||
+	    json_add_str(o, "vendor", m->vendor) < 0 ||
+	    json_add_str(o, "scheme", m->scheme) < 0 ||
+	    json_add_time(o, "obtained_at", m->obtained_at, m->obtained_at != 0) < 0 ||
+	    json_add_time(o, "expires_at", m->expires_at, m->has_expiry) < 0 ||
+	    json_add_str(o, "state", pb_state_name(m->state)) < 0 ||
+	    (m->last_error[0] != '\0' &&
+	     (json_add_str(o, "last_error", m->last_error) < 0 ||
+	      json_add_time(o, "next_attempt_at", m->next_attempt_at,
+			    m->next_attempt_at != 0) < 0))) {
+		pb_fail(err, PB_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (text == NULL || pb_buf_adds(out, text) < 0 || pb_buf_adds(out, "\n") < 0) {
+		pb_fail(err, PB_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	rc = 0;
+done:
+	json_object_put(o);
+	return rc;
+}
+
+/*
+ * A string member of o into out[size]: "" when missing or null. -1 when it
+ * is another type or does not fit.
+ */
+static int meta_str(struct json_object *o, const char *key, char *out, size_t size)
+{
+	struct json_object *v;
+	const char *s;
+
+	out[0] = '\0';
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	s = json_object_get_string(v);
+	if (strlen(s) >= size)
+		return -1;
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
+}
+
+/* A time member of o: *present false when missing or null; -1 when not RFC 3339. */
+static int meta_time(struct json_object *o, const char *key, time_t *t, bool *present)
+{
+	struct json_object *v;
+
+	*t = 0;
+	*present = false;
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string) ||
+	    pb_time_parse(json_object_get_string(v), t) < 0)
+		return -1;
+	*present = true;
+	return 0;
+}
+
+/* Parse P.json's text into m. 0 ok, -1 not what we write. */
+static int meta_parse(const struct pb_buf *text, struct pb_meta *m)
+{
+	static const char *const states[] = { "valid", "expired", "error" };
+	static const enum pb_state values[] = { PB_STATE_VALID, PB_STATE_EXPIRED, PB_STATE_ERROR };
+	struct json_tokener *tok = NULL;
+	struct json_object *o = NULL;
+	char state[16], last_error[1024];
+	bool present;
+	int rc = -1;
+
+	if (strlen(text->data) != text->len || (tok = json_tokener_new()) == NULL)
+		goto done;
+	o = json_tokener_parse_ex(tok, text->data, (int)text->len);
+	if (o == NULL || !json_object_is_type(o, json_type_object))
+		goto done;
+	for (size_t i = json_tokener_get_parse_end(tok); i < text->len; i++)
+		if (strchr(" \t\r\n", text->data[i]) == NULL)
+			goto done;    /* trailing garbage */
+	if (meta_str(o, "state", state, sizeof(state)) < 0 ||
+	    meta_str(o, "vendor", m->vendor, sizeof(m->vendor)) < 0 ||
+	    meta_str(o, "scheme", m->scheme, sizeof(m->scheme)) < 0 ||
+	    meta_str(o, "last_error", last_error, sizeof(last_error)) < 0 ||
+	    meta_time(o, "obtained_at", &m->obtained_at, &present) < 0 ||
+	    meta_time(o, "expires_at", &m->expires_at, &m->has_expiry) < 0 ||
+	    meta_time(o, "next_attempt_at", &m->next_attempt_at, &present) < 0)
+		goto done;
+	/* a longer last_error than we write is cut, not refused */
+	copy_line(m->last_error, sizeof(m->last_error), last_error);
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (strcmp(state, states[i]) == 0)
+			m->state = values[i];
+	if (m->state == PB_STATE_NONE)
+		goto done;
+	rc = 0;
+done:
+	json_object_put(o);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return rc;
+}
+
+/*
+ * Load P.json into m (zeroed, state NONE, unless 0 is returned).
+ * 0 ok, 1 absent, -1 unsafe or unreadable, -2 corrupt (err says so either way).
+ */
+static int meta_load(const struct pb_store *st, const char *profile, struct pb_meta *m,
+		     struct pb_err *err)
+{
+	struct pb_buf text = { 0 };
+	char name[STORE_NAME_MAX];
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->state = PB_STATE_NONE;
+	rc = file_name(profile, "json", name, err);
+	if (rc == 0)
+		rc = read_file(st, name, &text, err);
+	if (rc == 0 && meta_parse(&text, m) < 0) {
+		memset(m, 0, sizeof(*m));
+		m->state = PB_STATE_NONE;
+		pb_fail(err, PB_E_STORE, "%s/%s is corrupt", st->path, name);
+		rc = -2;
+	}
+	pb_buf_wipe(&text);
+	return rc;
+}
+
+/* Write m as P.json. */
+static int meta_save(const struct pb_store *st, const char *profile, const struct pb_meta *m,
+		     struct pb_err *err)
+{
+	struct pb_buf text = { 0 };
+	char name[STORE_NAME_MAX];
+	int rc = -1;
+
+	if (file_name(profile, "json", name, err) < 0 || meta_format(profile, m, &text, err) < 0)
+		goto done;
+	rc = write_atomic(st, name, text.data, text.len, err);
+done:
+	pb_buf_wipe(&text);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ .state */
+
+/* s as a JSON string literal, quotes included. */
+static int json_quote(struct pb_buf *out, const char *s)
+{
+	if (pb_buf_adds(out, "\"") < 0)
+		return -1;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		int r;
+
+		if (c == '"' || c == '\\')
+			r = pb_buf_addf(out, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			r = pb_buf_addf(out, "\\u%04x", c);
+		else
+			r = pb_buf_add(out, s, 1);
+		if (r < 0)
+			return -1;
+	}
+	return pb_buf_adds(out, "\"");
+}
+
+static const char *skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	return p;
+}
+
+/* Four hex digits at p into *v. */
+static int hex4(const char *p, unsigned *v)
+{
+	*v = 0;
+	for (int i = 0; i < 4; i++) {
+		int d;
+
+		if (p[i] >= '0' && p[i] <= '9')
+			d = p[i] - '0';
+		else if (p[i] >= 'a' && p[i] <= 'f')
+			d = p[i] - 'a' + 10;
+		else if (p[i] >= 'A' && p[i] <= 'F')
+			d = p[i] - 'A' + 10;
+		else
+			return -1;
+		*v = *v * 16 + (unsigned)d;
+	}
+	return 0;
+}
+
+/* Code point cp as UTF-8. */
+static int add_utf8(struct pb_buf *out, unsigned cp)
+{
+	unsigned char u[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		u[0] = (unsigned char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (unsigned char)(0xc0 | cp >> 6);
+		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (unsigned char)(0xe0 | cp >> 12);
+		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (unsigned char)(0xf0 | cp >> 18);
+		u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+		u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	return pb_buf_add(out, u, n);
+}
+
+/*
+ * A JSON string literal at *pp (at its opening quote) into out; *pp moves
+ * past it. -1 on anything that is not a well-formed string.
+ */
+static int json_unquote(const char **pp, struct pb_buf *out)
+{
+	const char *p = *pp;
+	unsigned cp, lo;
+
+	if (*p++ != '"' || pb_buf_add(out, "", 0) < 0)
+		return -1;
+	for (;;) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"')
+			break;
+		if (c < 0x20)    /* includes the end of the text */
+			return -1;
+		if (c != '\\') {
+			if (pb_buf_add(out, p++, 1) < 0)
+				return -1;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case '"': case '\\': case '/':
+			cp = (unsigned char)*p;
+			break;
+		case 'b': cp = '\b'; break;
+		case 'f': cp = '\f'; break;
+		case 'n': cp = '\n'; break;
+		case 'r': cp = '\r'; break;
+		case 't': cp = '\t'; break;
+		case 'u':
+			if (hex4(p + 1, &cp) < 0)
+				return -1;
+			p += 4;
+			if (cp >= 0xd800 && cp < 0xdc00) {    /* a surrogate pair */
+				if (p[1] != '\\' || p[2] != 'u' || hex4(p + 3, &lo) < 0 ||
+				    lo < 0xdc00 || lo >= 0xe000)
+					return -1;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				p += 6;
+			} else if (cp >= 0xdc00 && cp < 0xe000) {
+				return -1;
+			}
+			break;
+		default:
+			return -1;
+		}
+		p++;
+		if (add_utf8(out, cp) < 0)
+			return -1;
+	}
+	*pp = p + 1;
+	return 0;
+}
+
+/*
+ * The refresh token out of P.state's text: a JSON object whose members are
+ * strings or null, one of them "refresh_token". 0 and *value (malloc()ed,
+ * or NULL when absent or null), -1 when the text is not that.
+ */
+static int state_parse(const char *text, char **value)
+{
+	struct pb_buf key = { 0 }, val = { 0 };
+	const char *p = skip_ws(text);
+	int rc = -1;
+
+	*value = NULL;
+	if (*p++ != '{')
+		goto done;
+	p = skip_ws(p);
+	if (*p == '}')
+		goto end;
+	for (;;) {
+		bool is_refresh, is_null = false;
+
+		pb_buf_wipe(&key);
+		pb_buf_wipe(&val);
+		if (json_unquote(&p, &key) < 0)
+			goto done;
+		p = skip_ws(p);
+		if (*p++ != ':')
+			goto done;
+		p = skip_ws(p);
+		if (strncmp(p, "null", 4) == 0) {
+			is_null = true;
+			p += 4;
+		} else if (json_unquote(&p, &val) < 0) {
+			goto done;
+		}
+		is_refresh = strlen(key.data) == key.len && strcmp(key.data, "refresh_token") == 0;
+		if (is_refresh) {
+			pb_wipe_free(*value);
+			*value = NULL;
+			if (!is_null) {
+				if (strlen(val.data) != val.len)    /* a \u0000 */
+					goto done;
+				*value = val.data;
+				val.data = NULL;
+				val.len = val.cap = 0;
+			}
+		}
+		p = skip_ws(p);
+		if (*p == '}')
+			break;
+		if (*p++ != ',')
+			goto done;
+		p = skip_ws(p);
+	}
+end:
+	p = skip_ws(p + 1);
+	if (*p == '\0')
+		rc = 0;
+done:
+	pb_buf_wipe(&key);
+	pb_buf_wipe(&val);
+	if (rc < 0) {
+		pb_wipe_free(*value);
+		*value = NULL;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ public */
+
+/*
+ * See store.h. Each check is made on an fd (fstat), never on a path that
+ * could be swapped between the check and the use.
+ */
+int pb_store_open(const char *runtime_dir, uid_t uid, bool create, struct pb_store *st,
+		  struct pb_err *err)
+{
+	char dir[PATH_MAX];
+	struct stat sb;
+	int rfd = -1, fd = -1, rc = -1, saved_errno = 0;
+	size_t n;
+
+	st->dirfd = -1;
+	st->uid = uid;
+	st->path[0] = '\0';
+	if (runtime_dir == NULL || runtime_dir[0] != '/') {
+		pb_fail(err, PB_E_STORE, "runtime dir %s is not an absolute path",
+			runtime_dir != NULL ? runtime_dir : "(unset)");
+		goto done;
+	}
+	/*
+	 * Trailing slashes go: "dir/" would make the kernel follow a symlink
+	 * named dir despite O_NOFOLLOW.
+	 */
+	n = strlen(runtime_dir);
+	while (n > 1 && runtime_dir[n - 1] == '/')
+		n--;
+	if (n + sizeof("/bearer") > sizeof(dir)) {
+		pb_fail(err, PB_E_STORE, "runtime dir %.64s... is too long", runtime_dir);
+		goto done;
+	}
+	memcpy(dir, runtime_dir, n);
+	dir[n] = '\0';
+	memcpy(st->path, dir, n == 1 ? 0 : n);
+	memcpy(st->path + (n == 1 ? 0 : n), "/bearer", sizeof("/bearer"));
+
+	/* O_PATH: no read permission needed, and the fd can be fstat()ed even if it is a link */
+	rfd = open(dir, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (rfd < 0 || fstat(rfd, &sb) < 0) {
+		saved_errno = errno;
+		if (saved_errno == ENOENT)
+			pb_fail(err, PB_E_STORE, "runtime dir %s does not exist", dir);
+		else
+			pb_fail(err, PB_E_STORE, "cannot open runtime dir %s: %s", dir,
+				strerror(saved_errno));
+		goto done;
+	}
+	if (S_ISLNK(sb.st_mode)) {
+		pb_fail(err, PB_E_STORE, "runtime dir %s is a symlink", dir);
+		goto done;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		pb_fail(err, PB_E_STORE, "runtime dir %s is not a directory", dir);
+		goto done;
+	}
+	if (sb.st_uid != uid) {
+		pb_fail(err, PB_E_STORE, "runtime dir %s is not owned by uid %u", dir, (unsigned)uid);
+		goto done;
+	}
+	if (create && mkdirat(rfd, "bearer", 0700) < 0 && errno != EEXIST) {
+		pb_fail(err, PB_E_STORE, "cannot create %s: %s", st->path, strerror(errno));
+		goto done;
+	}
+	fd = openat(rfd, "bearer", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		saved_errno = errno;
+		if (saved_errno == ENOENT)
+			pb_fail(err, PB_E_STORE, "token dir %s does not exist", st->path);
+		else
+			pb_fail(err, PB_E_STORE, "cannot open token dir %s: %s", st->path,
+				strerror(saved_errno));
+		goto done;
+	}
+	if (S_ISLNK(sb.st_mode)) {
+		pb_fail(err, PB_E_STORE, "token dir %s is a symlink", st->path);
+		goto done;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		pb_fail(err, PB_E_STORE, "token dir %s is not a directory", st->path);
+		goto done;
+	}
+	if (sb.st_uid != uid) {
+		pb_fail(err, PB_E_STORE, "token dir %s is not owned by uid %u", st->path,
+			(unsigned)uid);
+		goto done;
+	}
+	if ((sb.st_mode & 0777) != 0700) {
+		pb_fail(err, PB_E_STORE, "token dir %s has mode %04o, not 0700", st->path,
+			(unsigned)(sb.st_mode & 07777));
+		goto done;
+	}
+	st->dirfd = fd;
+	fd = -1;
+	rc = 0;
+done:
+	if (fd >= 0)
+		close(fd);
+	if (rfd >= 0)
+		close(rfd);
+	/* callers may tell "no token dir yet" (ENOENT) from "unsafe" */
+	errno = saved_errno;
+	return rc;
+}
+
+/* Close the dir fd; safe to call twice. */
+void pb_store_close(struct pb_store *st)
+{
+	if (st->dirfd >= 0)
+		close(st->dirfd);
+	st->dirfd = -1;
+}
+
+/* See store.h: a corrupt .json is -1 here too (PB_E_STORE "P.json is corrupt"). */
+int pb_store_read_meta(const struct pb_store *st, const char *profile, struct pb_meta *m,
+		       struct pb_err *err)
+{
+	int rc = meta_load(st, profile, m, err);
+
+	return rc < 0 ? -1 : rc;
+}
+
+/* See store.h. The token is returned exactly as stored: nothing is stripped. */
+int pb_store_read(const struct pb_store *st, const char *profile, const char *ext,
+		  struct pb_buf *out, struct pb_err *err)
+{
+	char name[STORE_NAME_MAX];
+	int rc = file_name(profile, ext, name, err);
+
+	return rc == 0 ? read_file(st, name, out, err) : rc;
+}
+
+int pb_store_read_token(const struct pb_store *st, const char *profile, char **token,
+			struct pb_err *err)
+{
+	struct pb_buf text = { 0 };
+	char name[STORE_NAME_MAX];
+	int rc;
+
+	*token = NULL;
+	rc = file_name(profile, "token", name, err);
+	if (rc == 0)
+		rc = read_file(st, name, &text, err);
+	if (rc == 0 && (text.len == 0 || strlen(text.data) != text.len)) {
+		rc = pb_fail(err, PB_E_STORE, "%s/%s is corrupt", st->path, name);
+	} else if (rc == 0) {
+		*token = text.data;    /* handed over, the caller wipes it */
+		text.data = NULL;
+	}
+	pb_buf_wipe(&text);
+	return rc;
+}
+
+/* See store.h. An empty or null refresh_token counts as absent. */
+int pb_store_read_refresh(const struct pb_store *st, const char *profile, char **refresh_token,
+			  struct pb_err *err)
+{
+	struct pb_buf text = { 0 };
+	char name[STORE_NAME_MAX];
+	char *value = NULL;
+	int rc;
+
+	*refresh_token = NULL;
+	rc = file_name(profile, "state", name, err);
+	if (rc == 0)
+		rc = read_file(st, name, &text, err);
+	if (rc != 0)
+		goto done;
+	if (strlen(text.data) != text.len || state_parse(text.data, &value) < 0 ||
+	    (value != NULL && pb_has_ctrl(value))) {
+		rc = pb_fail(err, PB_E_STORE, "%s/%s is corrupt", st->path, name);
+		goto done;
+	}
+	if (value == NULL || value[0] == '\0') {
+		rc = 1;
+		goto done;
+	}
+	*refresh_token = value;
+	value = NULL;
+done:
+	pb_wipe_free(value);
+	pb_buf_wipe(&text);
+	return rc;
+}
+
+/*
+ * See store.h. Callers hold pb_store_lock(): the newer-wins check and the
+ * writes are not atomic as a whole, only file by file. A "" refresh token
+ * is treated like NULL.
+ */
+int pb_store_save(const struct pb_store *st, const struct pb_store_token *t, struct pb_err *err)
+{
+	struct pb_buf buf = { 0 };
+	struct pb_meta old, m;
+	struct pb_err why;
+	char name[STORE_NAME_MAX];
+	bool refresh = t->refresh_token != NULL && t->refresh_token[0] != '\0';
+	int rc = -1, r;
+
+	pb_err_clear(&why);
+	if (file_name(t->profile, "json", name, err) < 0 ||
+	    check_labels(t->vendor, t->scheme, true, err) < 0 ||
+	    check_token("token", t->token, false, err) < 0 ||
+	    (refresh && check_token("refresh token", t->refresh_token, true, err) < 0))
+		goto done;
+	/*
+	 * An older token never replaces a newer one. A corrupt .json is no
+	 * reason to keep failing: the new one replaces it. An unsafe one is.
+	 */
+	r = meta_load(st, t->profile, &old, &why);
+	if (r == -1) {
+		pass_err(err, &why);
+		goto done;
+	}
+	if (r == 0 && old.state == PB_STATE_VALID && old.obtained_at > t->obtained_at) {
+		rc = 1;
+		goto done;
+	}
+	/* .json last: once it says valid, the token files are in place */
+	if (refresh) {
+		snprintf(name, sizeof(name), "%s.state", t->profile);
+		if (pb_buf_adds(&buf, "{\"refresh_token\": ") < 0 ||
+		    json_quote(&buf, t->refresh_token) < 0 || pb_buf_adds(&buf, "}\n") < 0) {
+			pb_fail(err, PB_E_INTERNAL, "out of memory");
+			goto done;
+		}
+		if (write_atomic(st, name, buf.data, buf.len, err) < 0)
+			goto done;
+		pb_buf_wipe(&buf);
+	}
+	snprintf(name, sizeof(name), "%s.token", t->profile);
+	if (write_atomic(st, name, t->token, strlen(t->token), err) < 0)
+		goto done;
+	snprintf(name, sizeof(name), "%s.header", t->profile);
+	if (pb_buf_addf(&buf, "Authorization: %s %s\n", t->scheme, t->token) < 0) {
+		pb_fail(err, PB_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	if (write_atomic(st, name, buf.data, buf.len, err) < 0)
+		goto done;
+	memset(&m, 0, sizeof(m));
+	m.state = PB_STATE_VALID;
+	snprintf(m.vendor, sizeof(m.vendor), "%s", t->vendor);
+	snprintf(m.scheme, sizeof(m.scheme), "%s", t->scheme);
+	m.obtained_at = t->obtained_at;
+	m.has_expiry = t->has_expiry;
+	m.expires_at = t->has_expiry ? t->expires_at : 0;
+	if (meta_save(st, t->profile, &m, err) < 0)
+		goto done;
+	rc = 0;
+done:
+	pb_buf_wipe(&buf);
+	return rc;
+}
+
+/*
+ * Is there a usable token on disk for m: obtained, not expired by the
+ * clock, not marked expired, and P.token really there (a regular file of
+ * ours; not read, so no secret is touched)?
+ */
+static bool token_on_disk(const struct pb_store *st, const char *profile,
+			  const struct pb_meta *m, time_t now)
+{
+	char name[STORE_NAME_MAX];
+	struct stat sb;
+
+	if (m->obtained_at == 0 || m->state == PB_STATE_EXPIRED || m->state == PB_STATE_NONE ||
+	    (m->has_expiry && m->expires_at <= now))
+		return false;
+	snprintf(name, sizeof(name), "%s.token", profile);
+	return fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+	       sb.st_uid == st->uid && sb.st_size > 0;
+}
+
+/*
+ * See store.h. Only .json is rewritten; state stays valid while a token
+ * that has not run out is on disk, so a vendor outage never hides it.
+ */
+int pb_store_save_error(const struct pb_store *st, const char *profile, const char *vendor,
+			const char *scheme, const char *message, time_t next_attempt_at,
+			struct pb_err *err)
+{
+	struct pb_meta m;
+	struct pb_err why;
+	char name[STORE_NAME_MAX];
+	int r;
+
+	pb_err_clear(&why);
+	if (file_name(profile, "json", name, err) < 0 ||
+	    check_labels(vendor, scheme, false, err) < 0)
+		return -1;
+	/* a corrupt .json is rewritten from what we know; an unsafe one is left alone */
+	r = meta_load(st, profile, &m, &why);
+	if (r == -1)
+		return pass_err(err, &why);
+	if (m.vendor[0] == '\0' && vendor != NULL)
+		snprintf(m.vendor, sizeof(m.vendor), "%s", vendor);
+	if (m.scheme[0] == '\0' && scheme != NULL)
+		snprintf(m.scheme, sizeof(m.scheme), "%s", scheme);
+	m.state = token_on_disk(st, profile, &m, time(NULL)) ? PB_STATE_VALID : PB_STATE_ERROR;
+	copy_line(m.last_error, sizeof(m.last_error),
+		  message != NULL && message[0] != '\0' ? message : "failed (no reason given)");
+	m.next_attempt_at = next_attempt_at;
+	return meta_save(st, profile, &m, err);
+}
+
+/* See store.h. .state (the refresh token) is kept: it may still renew. */
+int pb_store_expire(const struct pb_store *st, const char *profile, struct pb_err *err)
+{
+	struct pb_meta m;
+	struct pb_err why;
+	char name[STORE_NAME_MAX];
+	int r;
+
+	pb_err_clear(&why);
+	if (file_name(profile, "json", name, err) < 0)
+		return -1;
+	r = meta_load(st, profile, &m, &why);
+	if (r == -1)
+		return pass_err(err, &why);
+	/* .json first: it must never say valid while the token files are gone */
+	m.state = PB_STATE_EXPIRED;
+	if (meta_save(st, profile, &m, err) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "%s.token", profile);
+	if (remove_file(st, name, err) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "%s.header", profile);
+	return remove_file(st, name, err);
+}
+
+/* CLOCK_MONOTONIC in seconds. */
+static double monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * P.lock is created once and never removed. Removing a lock file on unlock
+ * opens the classic race (one process locks the unlinked inode, the next
+ * creates a new file and locks that one: two holders). An empty file in a
+ * tmpfs dir that logind removes at the last logout costs nothing.
+ */
+int pb_store_lock(const struct pb_store *st, const char *profile, double timeout, int *lockfd,
+		  struct pb_err *err)
+{
+	char name[STORE_NAME_MAX];
+	struct stat sb;
+	struct timespec pause;
+	double deadline, left;
+	int fd = -1, rc = -1;
+
+	*lockfd = -1;
+	if (file_name(profile, "lock", name, err) < 0)
+		goto done;
+	fd = openat(st->dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+		    O_NONBLOCK, 0600);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			pb_fail(err, PB_E_STORE, "%s/%s is a symlink", st->path, name);
+		else
+			pb_fail(err, PB_E_STORE, "cannot open %s/%s: %s", st->path, name,
+				strerror(errno));
+		goto done;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_uid != st->uid) {
+		pb_fail(err, PB_E_STORE, "%s/%s is not a regular file owned by uid %u", st->path,
+			name, (unsigned)st->uid);
+		goto done;
+	}
+	if (!(timeout > 0))    /* NaN too */
+		timeout = 0;
+	deadline = monotonic_now() + timeout;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			pb_fail(err, PB_E_STORE, "cannot lock %s/%s: %s", st->path, name,
+				strerror(errno));
+			goto done;
+		}
+		left = deadline - monotonic_now();
+		if (left <= 0) {
+			pb_fail(err, PB_E_TEMP, "another bearer-token is renewing %s", profile);
+			goto done;
+		}
+		pause.tv_sec = 0;
+		pause.tv_nsec = left * 1e9 < LOCK_POLL_NS ? (long)(left * 1e9) + 1 : LOCK_POLL_NS;
+		nanosleep(&pause, NULL);
+	}
+	*lockfd = fd;
+	fd = -1;
+	rc = 0;
+done:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Release a lock from pb_store_lock(); -1 is ignored. */
+void pb_store_unlock(int lockfd)
+{
+	if (lockfd >= 0)
+		close(lockfd);    /* releases the flock() */
+}

@@ -54,7 +54,9 @@ struct pb_store_token {
 /*
  * Open <runtime_dir>/bearer. runtime_dir must be a directory (not a symlink)
  * owned by uid; bearer/ is created 0700 when create is set and must be a
- * directory owned by uid with no group/other bits. PB_E_STORE on any failure.
+ * directory owned by uid with no group/other bits. PB_E_STORE on any failure;
+ * errno is then ENOENT when the runtime dir or (without create) bearer/ is
+ * simply not there yet.
  */
 int pb_store_open(const char *runtime_dir, uid_t uid, bool create,
 		  struct pb_store *st, struct pb_err *err);
@@ -63,6 +65,13 @@ void pb_store_close(struct pb_store *st);
 /* 0 ok, 1 no metadata yet (m->state = NONE), -1 error (unsafe or corrupt file). */
 int pb_store_read_meta(const struct pb_store *st, const char *profile,
 		       struct pb_meta *m, struct pb_err *err);
+/*
+ * Read P.<ext> whole into out (wipe it with pb_buf_wipe): with the same
+ * checks as every read here (no symlink, regular file, the user's, 0600,
+ * size cap). 0 ok, 1 absent, -1 error.
+ */
+int pb_store_read(const struct pb_store *st, const char *profile, const char *ext,
+		  struct pb_buf *out, struct pb_err *err);
 /* 0 and a malloc()ed token (wipe it), 1 absent, -1 error */
 int pb_store_read_token(const struct pb_store *st, const char *profile,
 			char **token, struct pb_err *err);
@@ -93,7 +102,7 @@ int pb_store_expire(const struct pb_store *st, const char *profile, struct pb_er
 
 /*
  * Take the profile's lock, waiting at most timeout seconds. 0 and *lockfd,
- * or -1 (PB_E_TEMP "another bearer-token is fetching P" on timeout).
+ * or -1 (PB_E_TEMP "another bearer-token is renewing P" on timeout).
  */
 int pb_store_lock(const struct pb_store *st, const char *profile, double timeout,
 		  int *lockfd, struct pb_err *err);

@@ -19,6 +19,12 @@
 /* Returns the value of field `name`, or NULL if the field has no value. */
 typedef const char *(*pb_lookup_fn)(void *ctx, const char *name);
 
+/*
+ * Expand tmpl, appending to out. On failure out is wiped entirely (it may
+ * hold secrets) and err says why: PB_E_CONFIG for a malformed template, a
+ * missing required field or a value the format cannot carry (raw: control
+ * character; json: invalid UTF-8), PB_E_INTERNAL when out of memory.
+ */
 int pb_template_expand(const char *tmpl, enum pb_format fmt, pb_lookup_fn lookup,
 		       void *ctx, struct pb_buf *out, struct pb_err *err);
 
@@ -30,7 +36,10 @@ int pb_template_expand(const char *tmpl, enum pb_format fmt, pb_lookup_fn lookup
 typedef int (*pb_field_fn)(void *ctx, const char *name, bool optional);
 int pb_template_fields(const char *tmpl, pb_field_fn fn, void *ctx, struct pb_err *err);
 
-/* Append s to out with the given escaping (used by the expander and HTTP Basic). */
+/*
+ * Append s to out with the given escaping (used by the expander and HTTP
+ * Basic). -1 when out of memory or when s cannot be carried in fmt.
+ */
 int pb_escape(struct pb_buf *out, const char *s, enum pb_format fmt);
 
 #endif

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -190,24 +191,33 @@ int pb_time_parse(const char *s, time_t *out)
 	tm.tm_mday = d;
 	tm.tm_hour = h;
 	tm.tm_min = mi;
-	tm.tm_sec = sec;
+	tm.tm_sec = sec == 60 ? 59 : sec;   /* a leap second: 23:59:60 must not roll the day */
 	t = timegm(&tm);
 	if (t == (time_t)-1 || tm.tm_mday != d)   /* timegm normalises Feb 30 to Mar 2 */
 		return -1;
-	*out = t - offset;
+	*out = t - offset + (sec == 60);
 	return 0;
 }
 
 int pb_parse_double(const char *s, double *out)
 {
+	locale_t c;
 	char *end;
 	double v;
+	int e;
 
-	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+	/* decimal only (strtod also takes hex, "inf", "nan(...)") */
+	if (s == NULL || *s == '\0' || strspn(s, "0123456789+-.eE") != strlen(s))
+		return -1;
+	/* "0.75" whatever the host's locale (gdm runs us under de_DE: "0,75") */
+	c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+	if (c == (locale_t)0)
 		return -1;
 	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || *end != '\0' || !isfinite(v))
+	v = strtod_l(s, &end, c);
+	e = errno;
+	freelocale(c);
+	if (e != 0 || *end != '\0' || !isfinite(v))
 		return -1;
 	*out = v;
 	return 0;
@@ -242,8 +252,10 @@ bool pb_valid_name(const char *s)
 
 	if (s == NULL || *s == '\0' || *s == '.')
 		return false;
+	/* ASCII ranges, not isalnum(): in a Latin-1 locale that takes bytes >= 0x80 */
 	for (; s[n] != '\0'; n++)
-		if (!isalnum((unsigned char)s[n]) && s[n] != '_' && s[n] != '.' && s[n] != '-')
+		if (!(s[n] >= 'a' && s[n] <= 'z') && !(s[n] >= 'A' && s[n] <= 'Z') &&
+		    !(s[n] >= '0' && s[n] <= '9') && s[n] != '_' && s[n] != '.' && s[n] != '-')
 			return false;
 	return n <= 64;
 }
