@@ -1,2 +1,231 @@
-/* creds.c: being written */
+/*
+ * creds.c - the user and system credential stores (see creds.h).
+ *
+ * Values here are secrets: no message quotes one, every copy is wiped
+ * before it is freed, and the parsed file itself is wiped by pb_ini_free().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "creds.h"
+#include "ini.h"
+
+#define USER_NAME_MAX 255       /* LOGIN_NAME_MAX - 1 on Linux */
+
+/*
+ * Open a credentials file: not through a symlink, a regular file owned by
+ * owner with no group or other permission bits (as ssh insists for keys).
+ * Returns the fd or -1 with err.
+ */
+static int open_private(const char *path, uid_t owner, struct pb_err *err)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 && errno == ELOOP)
+		return pb_fail(err, PB_E_CONFIG, "%s: is a symlink, refusing it", path);
+	if (fd < 0)
+		return pb_fail(err, PB_E_CONFIG, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		pb_fail(err, PB_E_CONFIG, "%s: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		pb_fail(err, PB_E_CONFIG, "%s: not a regular file", path);
+	else if (st.st_uid != owner)
+		pb_fail(err, PB_E_CONFIG, "%s: owned by uid %u, must be owned by uid %u",
+			path, (unsigned)st.st_uid, (unsigned)owner);
+	else if (st.st_mode & 077)
+		pb_fail(err, PB_E_CONFIG, "%s: bad permissions %04o, must be 0600 (chmod 600 %s)",
+			path, (unsigned)(st.st_mode & 07777), path);
+	else
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* Copy the [profile] sections of a parsed credentials file into c. */
+static int take_entries(struct pb_creds *c, const struct pb_ini *ini, struct pb_err *err)
+{
+	for (size_t i = 0; i < ini->n; i++) {
+		const struct pb_ini_entry *e = &ini->v[i];
+
+		if (e->name != NULL)
+			return pb_fail(err, PB_E_CONFIG, "%s:%u: [%s %s]: sections are profile "
+				       "names alone, e.g. [%s]", ini->path, e->line, e->type,
+				       e->name, e->name);
+		if (e->key == NULL)
+			continue;
+		if (!pb_valid_name(e->key))
+			return pb_fail(err, PB_E_CONFIG, "%s:%u: '%.64s' is not a field name",
+				       ini->path, e->line, e->key);
+		if (pb_creds_add(c, e->type, e->key, e->value, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Load a credentials file owned by owner, mode 0600 or stricter. */
+int pb_creds_load(const char *path, uid_t owner, struct pb_creds *out, struct pb_err *err)
+{
+	struct pb_ini ini = { 0 };
+	int fd, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((fd = open_private(path, owner, err)) < 0)
+		return -1;
+	if (pb_ini_parse_fd(path, fd, &ini, err) < 0)
+		goto done;
+	if ((out->path = strdup(path)) == NULL) {
+		pb_fail(err, PB_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	rc = take_entries(out, &ini, err);
+done:
+	close(fd);
+	pb_ini_free(&ini);
+	if (rc < 0)
+		pb_creds_free(out);
+	return rc;
+}
+
+/* snprintf into out, failing on truncation. */
+static int join_path(char *out, size_t outlen, struct pb_err *err, const char *a,
+		     const char *b, const char *c)
+{
+	int n = snprintf(out, outlen, "%s%s%s", a, b, c);
+
+	if (n < 0 || (size_t)n >= outlen)
+		return pb_fail(err, PB_E_CONFIG, "%s%s%s: path too long", a, b, c);
+	return 0;
+}
+
+/*
+ * $XDG_CONFIG_HOME/pam_bearer/credentials, else $HOME/.config/...; a
+ * relative XDG_CONFIG_HOME is ignored, as the XDG spec says.
+ */
+int pb_creds_user_path(const char *home, const char *xdg_config_home,
+		       char *out, size_t outlen, struct pb_err *err)
+{
+	if (xdg_config_home != NULL && xdg_config_home[0] == '/')
+		return join_path(out, outlen, err, xdg_config_home, "/pam_bearer/credentials", "");
+	if (home != NULL && home[0] == '/')
+		return join_path(out, outlen, err, home, "/.config/pam_bearer/credentials", "");
+	return pb_fail(err, PB_E_CONFIG, "no home directory (HOME is unset or not absolute): "
+		       "cannot find the credentials file");
+}
+
+/* dir/user, for a user name that can only ever name a file in dir. */
+int pb_creds_system_path(const char *dir, const char *user, char *out, size_t outlen,
+			 struct pb_err *err)
+{
+	const char *why = NULL;
+
+	if (user == NULL || user[0] == '\0')
+		why = "is empty";
+	else if (strlen(user) > USER_NAME_MAX)
+		why = "is too long";
+	else if (strchr(user, '/') != NULL)
+		why = "holds a '/'";
+	else if (user[0] == '.')
+		why = "starts with '.'";
+	else if (pb_has_ctrl(user))
+		why = "holds a control character";
+	if (why != NULL)
+		return pb_fail(err, PB_E_CONFIG, "user name '%.64s' %s: no system credentials "
+			       "file for it", user ? user : "", why);
+	return join_path(out, outlen, err, dir, "/", user);
+}
+
+/* The secret for (profile, field), or NULL. */
+static struct pb_secret *find(const struct pb_creds *c, const char *profile, const char *field)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].profile, profile) == 0 && strcmp(c->v[i].field, field) == 0)
+			return &c->v[i];
+	return NULL;
+}
+
+/* Add a copy of one secret; a second value for the same field replaces the first. */
+int pb_creds_add(struct pb_creds *c, const char *profile, const char *field,
+		 const char *value, struct pb_err *err)
+{
+	struct pb_secret s = { 0 }, *old, *v;
+
+	if (!pb_valid_name(profile) || !pb_valid_name(field))
+		return pb_fail(err, PB_E_CONFIG, "invalid profile or field name");
+	s.value = strdup(value);
+	if (s.value == NULL)
+		goto oom;
+	if ((old = find(c, profile, field)) != NULL) {
+		pb_wipe_free(old->value);
+		old->value = s.value;
+		return 0;
+	}
+	s.profile = strdup(profile);
+	s.field = strdup(field);
+	if ((v = reallocarray(c->v, c->n + 1, sizeof(*v))) != NULL)
+		c->v = v;
+	if (s.profile == NULL || s.field == NULL || v == NULL)
+		goto oom;
+	c->v[c->n++] = s;
+	return 0;
+oom:
+	pb_wipe_free(s.value);
+	free(s.profile);
+	free(s.field);
+	return pb_fail(err, PB_E_INTERNAL, "out of memory");
+}
+
+/* The value of (profile, field), or NULL when absent. */
+const char *pb_creds_get(const struct pb_creds *c, const char *profile, const char *field)
+{
+	const struct pb_secret *s = find(c, profile, field);
+
+	return s != NULL ? s->value : NULL;
+}
+
+/*
+ * Every field the profile needs is present and not empty, and a static
+ * vendor's `expires` is a time. Messages name the file, profile and field
+ * only, never a value (the user may not know a system-held secret).
+ */
+int pb_creds_check(const struct pb_creds *c, const struct pb_profile *p, struct pb_err *err)
+{
+	const char *v;
+	time_t t;
+
+	for (size_t i = 0; i < p->nfields; i++) {
+		v = pb_creds_get(c, p->name, p->fields[i]);
+		if (v == NULL)
+			return pb_fail(err, PB_E_CONFIG, "%s: [%s] has no '%s'",
+				       c->path, p->name, p->fields[i]);
+		if (v[0] == '\0')
+			return pb_fail(err, PB_E_CONFIG, "%s: [%s] has an empty '%s'",
+				       c->path, p->name, p->fields[i]);
+	}
+	v = pb_creds_get(c, p->name, "expires");
+	if (p->type == PB_TYPE_STATIC && v != NULL && pb_time_parse(v, &t) < 0)
+		return pb_fail(err, PB_E_CONFIG, "%s: [%s] 'expires' is not an ISO 8601 time "
+			       "such as 2027-01-31T00:00:00Z", c->path, p->name);
+	return 0;
+}
+
+/* Wipe and free every secret. */
+void pb_creds_free(struct pb_creds *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		pb_wipe_free(c->v[i].profile);
+		pb_wipe_free(c->v[i].field);
+		pb_wipe_free(c->v[i].value);
+	}
+	free(c->v);
+	free(c->path);
+	memset(c, 0, sizeof(*c));
+}

@@ -33,8 +33,9 @@ struct pb_creds {
 /*
  * Load a credentials file. It is opened O_NOFOLLOW|O_CLOEXEC and refused
  * unless it is a regular file owned by `owner` with no group/other bits,
- * e.g. "~/.config/pam_bearer/credentials: bad permissions 0644, must be 0600
- * and owned by you (chmod 600 FILE)". A missing file is PB_E_CONFIG too.
+ * e.g. "FILE: bad permissions 0644, must be 0600 (chmod 600 FILE)" or
+ * "FILE: owned by uid 1001, must be owned by uid 1000". A missing file is
+ * PB_E_CONFIG too.
  */
 int pb_creds_load(const char *path, uid_t owner, struct pb_creds *out, struct pb_err *err);
 
