@@ -235,7 +235,7 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 					min_valid > PB_MAX_LIFETIME))
 			return cli_usage_error("--min-valid takes a number of seconds");
 		else if (opt != 'm')
-			return PB_E_USAGE;
+			return cli_usage_error("get: unknown option");
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("get takes exactly one PROFILE");
@@ -496,8 +496,9 @@ int main(int argc, char **argv)
 
 	pb_err_clear(&err);
 	umask(077);
+	opterr = 0;     /* our own one-line errors, not getopt's */
 	/* "+": stop at the command, whose own options come after it */
-	while ((opt = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:c:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config_option = optarg;
@@ -508,6 +509,8 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("bearer-token (pam_bearer) %s\n", PACKAGE_VERSION);
 			return 0;
+		case ':':
+			return cli_usage_error("an option is missing its argument");
 		default:
 			return cli_usage_error("unknown option");
 		}

@@ -350,8 +350,12 @@ int pb_fetch_token(const struct pb_profile *p, const struct pb_creds *creds,
 			out->refreshed = true;
 			return 0;
 		}
-		/* a refused refresh token is normal (expired, rotated away): log in again */
-		if ((status != 400 && status != 401) || creds == NULL)
+		/*
+		 * A refused refresh token is normal (expired, rotated away,
+		 * revoked): log in again and let the exchange's answer decide.
+		 * Only a rate limit or trouble on the vendor's side stands.
+		 */
+		if (status < 400 || status > 499 || status == 429 || creds == NULL)
 			return -1;
 		pb_err_clear(err);
 	}

@@ -4,8 +4,8 @@
  * For an exchange vendor: expand token.body with the profile's fields, POST
  * it to base_url + token.url, map the response (response.token,
  * response.expires_in, response.refresh_token) and work out the expiry.
- * Given a refresh token and a refresh.url, refresh first, and on 400/401
- * from the refresh fall back to a full exchange. A static vendor's token is
+ * Given a refresh token and a refresh.url, refresh first, and when the
+ * vendor refuses it (any 4xx but 429) fall back to a full exchange. A static vendor's token is
  * the credentials' `token` with expiry `expires`.
  * Non-2xx answers become one line: "<profile>: HTTP 401 from <url>: <reason>".
  */
