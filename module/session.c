@@ -289,10 +289,15 @@ static int judge(struct session *s, struct pb_spawn_result *r, double timeout)
 		failed |= code != PB_OK;
 	}
 	for (size_t i = 0; i < s->nprofiles; i++) {
-		if (!s->seen[i] && !r->timed_out)
-			pam_syslog(s->pamh, LOG_ERR, "%s: bearer-token gave no result",
+		if (s->seen[i])
+			continue;
+		if (r->timed_out)
+			pam_syslog(s->pamh, LOG_ERR, "%s: no token: timed out after %.1f s",
+				   s->profiles[i]->name, timeout);
+		else
+			pam_syslog(s->pamh, LOG_ERR, "%s: no token: bearer-token gave no result",
 				   s->profiles[i]->name);
-		failed |= !s->seen[i];
+		failed = true;
 	}
 	if (internal)
 		return PAM_SESSION_ERR;
