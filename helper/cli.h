@@ -25,4 +25,15 @@ int cli_open_store(struct cli *c, struct pb_err *err);
 /* bearer-token pam-session: the command pam_bearer.so runs (session.c). */
 int cmd_pam_session(struct cli *c, int argc, char **argv);
 
+/* bearer-token daemon: the refresher (daemon.c). */
+int cmd_daemon(struct cli *c, int argc, char **argv);
+
+/*
+ * Ask the running refresher to renew (`refresh`) or make sure of (`get`,
+ * min_valid) one profile. 1 when no refresher runs (do it yourself), else
+ * 0 with its verdict in err (err->code PB_OK on success).
+ */
+int cli_ask_daemon(struct cli *c, const char *what, const char *profile, long min_valid,
+		   struct pb_err *err);
+
 #endif

@@ -15,8 +15,10 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "ctl.h"
 #include "expiry.h"
 #include "http.h"
+#include "proto.h"
 
 static const char usage_text[] =
 	"Usage: bearer-token [--config FILE] COMMAND [ARGS]\n"
@@ -32,6 +34,9 @@ static const char usage_text[] =
 	"                      renew now (every profile that applies to you when\n"
 	"                      none is named)\n"
 	"  check-config        validate the configuration and your credentials file\n"
+	"  daemon [--foreground]\n"
+	"                      the refresher: keep every token fresh while you are\n"
+	"                      logged in (pam_bearer starts it; or a systemd user unit)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE   configuration file (default: $BEARER_CONFIG, else\n"
@@ -175,6 +180,37 @@ int cli_open_store(struct cli *c, struct pb_err *err)
 	return pb_store_open(c->runtime_dir, c->ctx.uid, true, &c->ctx.store, err);
 }
 
+int cli_ask_daemon(struct cli *c, const char *what, const char *profile, long min_valid,
+		   struct pb_err *err)
+{
+	struct pb_buf req = { 0 }, reply = { 0 };
+	const char *name, *text;
+	char *nl;
+	int code, rc = 1;
+
+	if (pb_buf_addf(&req, "%s %s %ld\n", what, profile, min_valid) < 0)
+		return 1;
+	/* the refresher's own fetch is bounded by the profile's timeout */
+	if (pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, req.data, req.len, 310 * 1000,
+			&reply) < 0 || reply.data == NULL)
+		goto done;
+	if ((nl = strchr(reply.data, '\n')) != NULL)
+		*nl = '\0';
+	if (pb_proto_parse_result(reply.data, &name, &code, &text) < 0) {
+		pb_fail(err, PB_E_INTERNAL, "the refresher gave a malformed answer");
+		rc = 0;
+		goto done;
+	}
+	pb_err_clear(err);
+	if (code != PB_OK)
+		pb_fail(err, code, "%s", text);
+	rc = 0;
+done:
+	pb_buf_wipe(&req);
+	pb_buf_wipe(&reply);
+	return rc;
+}
+
 /* A profile by name that applies to this user, or an error saying why not. */
 static const struct pb_profile *find_profile(struct cli *c, const char *name, struct pb_err *err)
 {
@@ -240,8 +276,14 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error("get takes exactly one PROFILE");
 	if (cli_load_config(c, &err) < 0 || (p = find_profile(c, argv[optind], &err)) == NULL ||
-	    cli_open_store(c, &err) < 0 ||
-	    pb_renew(&c->ctx, p, min_valid, false, &outcome, &err) < 0)
+	    cli_open_store(c, &err) < 0)
+		return cli_report(&err);
+	/* renewing is the refresher's job when one runs: it may hold hand-off secrets */
+	rc = pb_token_good(&c->ctx, p, min_valid) ? 1
+		: cli_ask_daemon(c, "get", p->name, min_valid, &err);
+	if (rc == 0 && err.code != PB_OK)
+		return cli_report(&err);
+	if (rc == 1 && pb_renew(&c->ctx, p, min_valid, false, &outcome, &err) < 0)
 		return cli_report(&err);
 	if (strcmp(what, "token") != 0)
 		return print_store_file(c, p->name, what, &err) < 0 ? cli_report(&err) : 0;
@@ -289,9 +331,34 @@ static struct json_object *json_time(time_t t, bool present)
 	return json_object_new_string(buf);
 }
 
+/*
+ * The refresher's plan, as "profile epoch" lines (epoch 0: nothing planned).
+ * NULL when no refresher runs. The caller wipes the buffer.
+ */
+static const char *ask_schedule(struct cli *c, struct pb_buf *reply)
+{
+	if (pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, "schedule\n", 9, 2000, reply) < 0 ||
+	    reply->data == NULL)
+		return NULL;
+	return reply->data;
+}
+
+/* The next refresh of one profile in a schedule: -1 none planned or no refresher. */
+static time_t next_refresh(const char *schedule, const char *profile)
+{
+	size_t n = strlen(profile);
+
+	for (const char *l = schedule; l != NULL && *l != '\0'; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncmp(l, profile, n) == 0 && l[n] == ' ') {
+			long long t = atoll(l + n + 1);
+			return t > 0 ? (time_t)t : -1;
+		}
+	return -1;
+}
+
 /* One profile as a JSON object for `status --json`. */
 static struct json_object *status_json(const struct pb_profile *p, const struct pb_meta *m,
-				       time_t now)
+				       time_t now, time_t next)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -308,11 +375,13 @@ static struct json_object *status_json(const struct pb_profile *p, const struct 
 		? json_object_new_string(m->last_error) : NULL);
 	json_object_object_add(o, "next_attempt_at", json_time(m->next_attempt_at,
 		m->next_attempt_at != 0));
+	json_object_object_add(o, "next_refresh_at", json_time(next, next > 0));
 	return o;
 }
 
 /* One profile as a line (plus a line for the last error) for `status`. */
-static void status_line(const struct pb_profile *p, const struct pb_meta *m, time_t now)
+static void status_line(const struct pb_profile *p, const struct pb_meta *m, time_t now,
+			time_t next, bool refresher)
 {
 	enum pb_state state = effective_state(m, now);
 	char when[128], left[64];
@@ -329,6 +398,15 @@ static void status_line(const struct pb_profile *p, const struct pb_meta *m, tim
 		snprintf(when, sizeof(when), "%s (%s)", at, left);
 	}
 	printf("%-20s %-18s %-8s %s\n", p->name, p->vendor, pb_state_name(state), when);
+	if (next > 0) {
+		char at[32];
+
+		pb_time_format(next, at);
+		describe_left(next, now, left, sizeof(left));
+		printf("%-20s next refresh: %s (%s)\n", "", at, left);
+	} else if (!refresher && m->has_expiry && state == PB_STATE_VALID) {
+		printf("%-20s next refresh: when next used (no refresher running)\n", "");
+	}
 	if (m->last_error[0] != '\0')
 		printf("%-20s last error: %s\n", "", m->last_error);
 	if (p->credentials == PB_CRED_SYSTEM && p->refresh.url == NULL && state != PB_STATE_NONE)
@@ -341,6 +419,8 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 	struct json_object *list = NULL, *root = NULL;
 	bool as_json = argc == 2 && strcmp(argv[1], "--json") == 0;
 	time_t now = time(NULL);
+	struct pb_buf reply = { 0 };
+	const char *schedule;
 	struct pb_err err;
 
 	pb_err_clear(&err);
@@ -348,6 +428,7 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 		return cli_usage_error("status takes only --json");
 	if (cli_load_config(c, &err) < 0 || cli_open_store(c, &err) < 0)
 		return cli_report(&err);
+	schedule = ask_schedule(c, &reply);
 	if (as_json) {
 		root = json_object_new_object();
 		list = json_object_new_array();
@@ -367,15 +448,17 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 			snprintf(m.last_error, sizeof(m.last_error), "%s", err.msg);
 		}
 		if (as_json)
-			json_object_array_add(list, status_json(p, &m, now));
+			json_object_array_add(list, status_json(p, &m, now,
+								next_refresh(schedule, p->name)));
 		else
-			status_line(p, &m, now);
+			status_line(p, &m, now, next_refresh(schedule, p->name), schedule != NULL);
 	}
 	if (as_json) {
 		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(root);
 	}
+	pb_buf_wipe(&reply);
 	return 0;
 }
 
@@ -390,8 +473,15 @@ static int refresh_one(struct cli *c, const struct pb_profile *p)
 	struct pb_meta m;
 	struct pb_err err;
 	char when[32];
+	int rc;
 
-	if (pb_renew(&c->ctx, p, 0, true, &outcome, &err) < 0)
+	pb_err_clear(&err);
+	rc = cli_ask_daemon(c, "refresh", p->name, 0, &err);
+	if (rc == 0 && err.code != PB_OK)
+		return cli_report(&err);
+	if (rc == 0)
+		outcome = PB_REFRESHED;     /* the refresher did it; the files say how it went */
+	else if (pb_renew(&c->ctx, p, 0, true, &outcome, &err) < 0)
 		return cli_report(&err);
 	if (pb_store_read_meta(&c->ctx.store, p->name, &m, &err) == 0 && m.has_expiry) {
 		pb_time_format(m.expires_at, when);
@@ -488,6 +578,7 @@ int main(int argc, char **argv)
 		{ "refresh", cmd_refresh },
 		{ "check-config", cmd_check_config },
 		{ "pam-session", cmd_pam_session },
+		{ "daemon", cmd_daemon },
 	};
 	static struct cli c;
 	const char *config_option = NULL;

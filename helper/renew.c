@@ -33,6 +33,14 @@ static bool good_enough(const struct pb_ctx *ctx, const struct pb_profile *p,
 	return ok;
 }
 
+bool pb_token_good(const struct pb_ctx *ctx, const struct pb_profile *p, long min_valid)
+{
+	struct pb_meta m;
+
+	return pb_store_read_meta(&ctx->store, p->name, &m, NULL) == 0 &&
+	       good_enough(ctx, p, &m, min_valid);
+}
+
 /*
  * The credentials for p: the user's own store, or what the PAM module sent
  * for a credentials = system profile. NULL with err when there are none;

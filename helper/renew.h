@@ -42,6 +42,9 @@ enum pb_outcome {
 int pb_renew(struct pb_ctx *ctx, const struct pb_profile *p, long min_valid, bool force,
 	     enum pb_outcome *outcome, struct pb_err *err);
 
+/* Is p's token on disk good for min_valid more seconds, and past the refresh margin? */
+bool pb_token_good(const struct pb_ctx *ctx, const struct pb_profile *p, long min_valid);
+
 /* Does the profile apply to the user this context works for? */
 bool pb_ctx_applies(const struct pb_ctx *ctx, const struct pb_profile *p);
 

@@ -2,14 +2,18 @@
  * session.c - `bearer-token pam-session`, what pam_bearer.so runs as the
  * user when a session opens. Not meant to be run by hand:
  *
- *   bearer-token --config FILE pam-session --deadline-ms N [--nodaemon] -- PROFILE...
+ *   bearer-token --config FILE pam-session --deadline-ms N
+ *                [--session PID:COOKIE] [--nodaemon] -- PROFILE...
  *
  * stdin carries the secrets of credentials = system profiles and stdout
  * one result line per profile (lib/proto.h). The profiles are renewed in
  * parallel, one child process each, so that one slow vendor does not eat
- * the others' time, and no request outlives the module's deadline.
+ * the others' time, and no request outlives the module's deadline. Then,
+ * unless --nodaemon, the user's refresher is started (or, if one runs,
+ * told of the new session, the config and the hand-off secrets).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ctl.h"
 #include "proto.h"
 
 #define MAX_SECRETS_IN (1024 * 1024)
@@ -88,6 +93,69 @@ static void renew_one(struct cli *c, const struct pb_profile *orig, double deadl
 	send_result(p.name, PB_OK, text);
 }
 
+/* Start `bearer-token daemon --session S` detached; stdio never on the module's pipe. */
+static void spawn_refresher(struct cli *c, const char *session)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		const char *argv[] = { "bearer-token", "--config", c->config_path, "daemon",
+				       "--session", session, NULL };
+		union { const char **in; char *const *out; } args = { .in = argv };
+		int devnull = open("/dev/null", O_RDWR);
+
+		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+		    dup2(devnull, 2) < 0)
+			_exit(127);
+		execv("/proc/self/exe", args.out);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);      /* it forks again and exits at once */
+}
+
+/*
+ * Make sure the user's refresher runs and knows this session, the current
+ * config, and the secrets of handoff = yes profiles. Bounded by the
+ * module's deadline; a refresher that cannot be reached is only logged by
+ * the refresher itself: the tokens are in place either way.
+ */
+static void start_refresher(struct cli *c, const char *session, const struct pb_creds *secrets,
+			    double deadline)
+{
+	struct pb_buf req = { 0 }, reply = { 0 };
+	bool running = pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, "ping\n", 5, 500, &reply) == 0;
+
+	pb_buf_wipe(&reply);
+	if (!running) {
+		spawn_refresher(c, session);
+		while (now_s() < deadline &&
+		       pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, "ping\n", 5, 200, &reply) < 0)
+			usleep(10000);
+		pb_buf_wipe(&reply);
+	}
+	pb_buf_addf(&req, "session-open %s\n", session);
+	pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, req.data, req.len, 1000, &reply);
+	pb_buf_wipe(&req);
+	pb_buf_wipe(&reply);
+	if (running)
+		pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, "reload\n", 7, 2000, &reply);
+	pb_buf_wipe(&reply);
+	/* hand-off: only the fields of handoff = yes profiles, never the others' */
+	pb_buf_adds(&req, "secrets\n");
+	for (size_t i = 0; i < secrets->n; i++) {
+		const struct pb_profile *p = pb_config_profile(&c->cfg, secrets->v[i].profile);
+
+		if (p != NULL && p->handoff)
+			pb_proto_put_secret(&req, secrets->v[i].profile, secrets->v[i].field,
+					    secrets->v[i].value);
+	}
+	if (pb_proto_put_end(&req) == 0 && req.len > strlen("secrets\nend\n"))
+		pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, req.data, req.len, 1000, &reply);
+	pb_buf_wipe(&req);
+	pb_buf_wipe(&reply);
+}
+
 /* Tell the module every profile failed the same way (nothing could start). */
 static int fail_all(int argc, char **argv, const struct pb_err *err)
 {
@@ -103,6 +171,8 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 	struct pb_err err;
 	double deadline;
 	long deadline_ms = 5000;
+	const char *session = NULL;
+	bool nodaemon = false;
 	int first = 1, children = 0;
 
 	pb_err_clear(&err);
@@ -110,7 +180,11 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 		if (strcmp(argv[first], "--deadline-ms") == 0 && first + 1 < argc &&
 		    pb_parse_long(argv[first + 1], &deadline_ms) == 0 && deadline_ms > 0)
 			first++;
-		else if (strcmp(argv[first], "--nodaemon") != 0)
+		else if (strcmp(argv[first], "--session") == 0 && first + 1 < argc)
+			session = argv[++first];
+		else if (strcmp(argv[first], "--nodaemon") == 0)
+			nodaemon = true;
+		else
 			return cli_usage_error("pam-session: bad arguments");
 	}
 	first++;
@@ -147,8 +221,14 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 		else
 			children++;
 	}
-	while (children > 0 && (wait(NULL) > 0 || errno == EINTR))
-		children--;
+	while (children > 0) {
+		if (wait(NULL) > 0)
+			children--;
+		else if (errno != EINTR)
+			break;
+	}
+	if (!nodaemon && session != NULL)
+		start_refresher(c, session, &secrets, deadline);
 	pb_creds_free(&secrets);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -25,6 +26,7 @@
 
 #include "config.h"
 #include "creds.h"
+#include "ctl.h"
 #include "expiry.h"
 #include "proto.h"
 #include "session.h"
@@ -33,6 +35,8 @@
 
 #define GRACE_MS 300            /* past the deadline, before we kill the helper */
 #define MAX_GROUPS 256
+#define NOTIFY_MS 500           /* a refresher that does not answer by then is skipped */
+#define SESSION_DATA "pam_bearer_session"
 
 /* Everything one open_session works with. */
 struct session {
@@ -47,6 +51,7 @@ struct session {
 	size_t nprofiles;
 	char runtime_dir[PATH_MAX];
 	char token_dir[PATH_MAX];
+	char session[64];                     /* "PID:COOKIE", how the refresher knows this session */
 };
 
 #define debug(s, ...) do { if ((s)->o->debug) pam_syslog((s)->pamh, LOG_DEBUG, __VA_ARGS__); } while (0)
@@ -166,10 +171,31 @@ static bool profile_fresh(const struct pb_store *st, const struct pb_profile *p,
 }
 
 /*
+ * Send one line to the user's refresher, if one runs: 0 when it answered.
+ * With the user's fs identity, through the checked token dir; the socket
+ * itself is checked and connected by inode (pb_ctl_connect).
+ */
+static int notify_refresher(const struct pb_store *st, const char *what, const char *session)
+{
+	struct pb_buf req = { 0 }, reply = { 0 };
+	int rc = -1;
+
+	if (pb_buf_addf(&req, "%s %s\n", what, session) == 0 &&
+	    pb_ctl_call(st->dirfd, st->uid, req.data, req.len, NOTIFY_MS, &reply) == 0 &&
+	    reply.data != NULL && strncmp(reply.data, "ok", 2) == 0)
+		rc = 0;
+	pb_buf_wipe(&req);
+	pb_buf_wipe(&reply);
+	return rc;
+}
+
+/*
  * The fast path: a second session of a user whose tokens are all still
- * good makes no network call and starts no process. The files are read
- * with the user's fs identity (pam_modutil_drop_priv), so a link planted
- * in the user's dir cannot make root read something it should not.
+ * good makes no network call and starts no process; it only tells the
+ * refresher (unless nodaemon) that one more session uses them. If none
+ * answers, the slow path starts one. The files are read with the user's fs
+ * identity (pam_modutil_drop_priv), so a link planted in the user's dir
+ * cannot make root read something it should not.
  */
 static bool all_fresh(struct session *s)
 {
@@ -184,6 +210,8 @@ static bool all_fresh(struct session *s)
 		fresh = false;
 	for (size_t i = 0; fresh && i < s->nprofiles; i++)
 		fresh = profile_fresh(&st, s->profiles[i], now);
+	if (fresh && !s->o->nodaemon && notify_refresher(&st, "session-open", s->session) < 0)
+		fresh = false;
 	pb_store_close(&st);
 	if (pam_modutil_regain_priv(s->pamh, &privs) != 0) {
 		pam_syslog(s->pamh, LOG_CRIT, "cannot regain privileges");
@@ -315,7 +343,7 @@ static int run_helper(struct session *s)
 	/* the helper's whole environment: nothing of the caller's gets through */
 	const char *env[] = { env_home, env_user, env_logname,
 			      "PATH=/usr/local/bin:/usr/bin:/bin", env_runtime, NULL };
-	const char **argv = calloc(s->nprofiles + 9, sizeof(*argv));
+	const char **argv = calloc(s->nprofiles + 11, sizeof(*argv));
 	struct pb_buf input = { 0 };
 	struct pb_spawn spawn = { 0 };
 	struct pb_spawn_result r = { 0 };
@@ -338,6 +366,8 @@ static int run_helper(struct session *s)
 	argv[n++] = "pam-session";
 	argv[n++] = "--deadline-ms";
 	argv[n++] = deadline;
+	argv[n++] = "--session";
+	argv[n++] = s->session;
 	if (s->o->nodaemon)
 		argv[n++] = "--nodaemon";
 	argv[n++] = "--";
@@ -362,6 +392,38 @@ done:
 	return rc;
 }
 
+static void free_session_data(pam_handle_t *pamh, void *data, int status)
+{
+	(void)pamh;
+	(void)status;
+	free(data);
+}
+
+/*
+ * Name this session for the refresher: the PAM host's pid (the refresher
+ * watches it with a pidfd, so a session that ends without close_session
+ * still counts as ended) and a random cookie (two sessions in one process
+ * stay two). Kept with pam_set_data for close_session.
+ */
+static int name_session(struct session *s)
+{
+	unsigned char r[8];
+	char *copy;
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		return PAM_SYSTEM_ERR;
+	snprintf(s->session, sizeof(s->session), "%ld:%02x%02x%02x%02x%02x%02x%02x%02x",
+		 (long)getpid(), r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+	copy = strdup(s->session);
+	if (copy == NULL)
+		return PAM_BUF_ERR;
+	if (pam_set_data(s->pamh, SESSION_DATA, copy, free_session_data) != PAM_SUCCESS) {
+		free(copy);
+		return PAM_BUF_ERR;
+	}
+	return PAM_SUCCESS;
+}
+
 int pb_session_open(pam_handle_t *pamh, const struct pb_options *o)
 {
 	struct session s = { .pamh = pamh, .o = o };
@@ -369,7 +431,8 @@ int pb_session_open(pam_handle_t *pamh, const struct pb_options *o)
 	int rc;
 
 	if ((rc = identify_user(&s)) != PAM_SUCCESS || (rc = load_config(&s)) != PAM_SUCCESS ||
-	    (rc = select_profiles(&s)) != PAM_SUCCESS || (rc = find_runtime_dir(&s)) != PAM_SUCCESS)
+	    (rc = select_profiles(&s)) != PAM_SUCCESS || (rc = find_runtime_dir(&s)) != PAM_SUCCESS ||
+	    (rc = name_session(&s)) != PAM_SUCCESS)
 		goto done;
 	snprintf(env, sizeof(env), "BEARER_TOKEN_DIR=%s", s.token_dir);
 	if (pam_putenv(pamh, env) != PAM_SUCCESS) {
@@ -392,10 +455,29 @@ done:
 
 int pb_session_close(pam_handle_t *pamh, const struct pb_options *o)
 {
+	PAM_MODUTIL_DEF_PRIVS(privs);
+	struct session s = { .pamh = pamh, .o = o };
+	struct pb_store st = { .dirfd = -1 };
+	const void *session = NULL;
+
 	/*
 	 * Nothing is deleted: other sessions of the user may still use the
-	 * tokens, and logind removes the runtime dir after the last one.
+	 * tokens, and logind removes the runtime dir after the last one. The
+	 * refresher is told, and stops after the last session.
 	 */
+	if (o->nodaemon || pam_get_data(pamh, SESSION_DATA, &session) != PAM_SUCCESS ||
+	    session == NULL || identify_user(&s) != PAM_SUCCESS ||
+	    find_runtime_dir(&s) != PAM_SUCCESS)
+		goto done;
+	if (pam_modutil_drop_priv(pamh, &privs, s.pw) != 0)
+		goto done;
+	if (pb_store_open(s.runtime_dir, s.pw->pw_uid, false, &st, NULL) == 0 &&
+	    notify_refresher(&st, "session-close", session) < 0 && o->debug)
+		pam_syslog(pamh, LOG_DEBUG, "no refresher answered at session close");
+	pb_store_close(&st);
+	if (pam_modutil_regain_priv(pamh, &privs) != 0)
+		pam_syslog(pamh, LOG_CRIT, "cannot regain privileges");
+done:
 	if (o->debug)
 		pam_syslog(pamh, LOG_DEBUG, "session closed; tokens stay for other sessions");
 	return PAM_SUCCESS;

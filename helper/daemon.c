@@ -1,0 +1,658 @@
+/*
+ * daemon.c - `bearer-token daemon`, the refresher: keeps each profile's
+ * token fresh for as long as the user has a session.
+ *
+ * One per user: daemon.lock in the token dir is flock()ed for its whole
+ * life, and a second start hands its session and secrets to the running
+ * one over daemon.sock instead of racing it. It sleeps in one poll() until
+ * the earliest deadline (a CLOCK_BOOTTIME timerfd, so a suspend counts,
+ * and wall-clock expiry is re-checked on every wake-up), a request on the
+ * socket, a signal (signalfd: HUP reloads, TERM/INT stop), the end of a
+ * session (a pidfd per session process) or the token dir going away
+ * (inotify). There are no periodic wake-ups.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ctl.h"
+#include "expiry.h"
+#include "proto.h"
+
+#define BACKOFF_BASE_MS 1000L
+#define BACKOFF_CAP_MS (300 * 1000L)
+#define MAX_SESSIONS 256
+#define MAX_REQUEST 65536
+
+/* One profile's schedule. */
+struct job {
+	const struct pb_profile *p;
+	long long next_ms;      /* wall clock, ms; 0: nothing planned */
+	unsigned failures;      /* in a row */
+	bool stopped;           /* a permanent error: no retries until reload or refresh */
+};
+
+/* One session of the user: the PAM host process it lives in, and its cookie. */
+struct session {
+	pid_t pid;
+	char cookie[40];
+	int pidfd;
+};
+
+struct daemon {
+	struct cli *c;
+	struct job *jobs;
+	size_t njobs;
+	struct session sessions[MAX_SESSIONS];
+	size_t nsessions;
+	bool track_sessions;    /* started for a session: exit after the last one */
+	struct pb_creds handoff;  /* secrets handed over, for handoff = yes profiles */
+	int lock_fd, listen_fd, timer_fd, signal_fd, inotify_fd;
+	bool quit;
+};
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* A uniform random number in [0, n). */
+static long long random_below(long long n)
+{
+	unsigned long long r = 0;
+
+	if (n <= 0)
+		return 0;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (unsigned long long)wall_ms() * 6364136223846793005ULL;
+	return (long long)(r % (unsigned long long)n);
+}
+
+/*
+ * When to renew a token obtained at `obtained` that expires at `expires`:
+ * refresh_at of its lifetime, minus a random part of up to a tenth of the
+ * lifetime so that many users with the same lifetime do not all come at
+ * once; never later than the margin before expiry (pb_refresh_due).
+ */
+static long long plan_refresh(const struct pb_profile *p, const struct pb_meta *m)
+{
+	long long lifetime_ms = (long long)(m->expires_at - m->obtained_at) * 1000;
+	long long due = (long long)pb_refresh_due(m->obtained_at, m->expires_at, p->refresh_at) * 1000;
+
+	return due - random_below(lifetime_ms / 10);
+}
+
+/* Exponential backoff with full jitter, honouring a vendor's Retry-After. */
+static long long plan_retry(struct job *j, long retry_after)
+{
+	long long ceiling = BACKOFF_BASE_MS << (j->failures < 9 ? j->failures : 9);
+	long long delay;
+
+	if (ceiling > BACKOFF_CAP_MS)
+		ceiling = BACKOFF_CAP_MS;
+	delay = BACKOFF_BASE_MS / 2 + random_below(ceiling);
+	if (retry_after >= 0 && retry_after * 1000LL > delay)
+		delay = retry_after * 1000LL;
+	return wall_ms() + delay;
+}
+
+/* Can this daemon renew p on its own? (credentials = system needs a refresh token or hand-off) */
+static bool can_renew(struct daemon *d, const struct pb_profile *p)
+{
+	char *refresh = NULL;
+	bool has_refresh;
+
+	if (p->credentials == PB_CRED_USER)
+		return true;
+	if (p->handoff && d->handoff.n > 0)
+		return true;
+	has_refresh = p->refresh.url != NULL &&
+		pb_store_read_refresh(&d->c->ctx.store, p->name, &refresh, NULL) == 0;
+	pb_wipe_free(refresh);
+	return has_refresh;
+}
+
+/* Plan a job from what is on disk now. */
+static void schedule_from_disk(struct daemon *d, struct job *j)
+{
+	struct pb_meta m;
+
+	j->next_ms = 0;
+	if (pb_store_read_meta(&d->c->ctx.store, j->p->name, &m, NULL) != 0 ||
+	    m.state != PB_STATE_VALID) {
+		if (!j->stopped && can_renew(d, j->p))
+			j->next_ms = wall_ms();     /* nothing good on disk: now */
+		return;
+	}
+	if (!m.has_expiry)
+		return;                         /* never expires: nothing to do */
+	if (!can_renew(d, j->p))
+		j->next_ms = (long long)m.expires_at * 1000;   /* only to expire it */
+	else
+		j->next_ms = plan_refresh(j->p, &m);
+}
+
+/* Remove the token files of a token that has run out. */
+static void expire_if_due(struct daemon *d, const struct pb_profile *p)
+{
+	struct pb_meta m;
+
+	if (pb_store_read_meta(&d->c->ctx.store, p->name, &m, NULL) == 0 &&
+	    m.state == PB_STATE_VALID && m.has_expiry && m.expires_at <= time(NULL)) {
+		pb_store_expire(&d->c->ctx.store, p->name, NULL);
+		syslog(LOG_WARNING, "%s: token expired; its files are removed", p->name);
+	}
+}
+
+/* Renew one profile now, log the outcome, plan the next attempt. */
+static void run_job(struct daemon *d, struct job *j, bool force, long min_valid,
+		    struct pb_err *err)
+{
+	enum pb_outcome outcome;
+	struct pb_meta m;
+	char when[32], msg[600];
+
+	expire_if_due(d, j->p);
+	if (!can_renew(d, j->p)) {
+		pb_fail(err, PB_E_CONFIG, "%s: the credentials are held by the system; "
+			"the next login renews this token", j->p->name);
+		schedule_from_disk(d, j);
+		return;
+	}
+	if (pb_renew(&d->c->ctx, j->p, min_valid, force, &outcome, err) == 0) {
+		j->failures = 0;
+		j->stopped = false;
+		schedule_from_disk(d, j);
+		if (outcome == PB_CACHED)
+			return;
+		if (pb_store_read_meta(&d->c->ctx.store, j->p->name, &m, NULL) == 0 && m.has_expiry)
+			pb_time_format(m.expires_at, when);
+		else
+			snprintf(when, sizeof(when), "never");
+		syslog(LOG_INFO, "%s: token %s, expires %s", j->p->name,
+		       outcome == PB_REFRESHED ? "refreshed" : "obtained", when);
+		return;
+	}
+	if (err->code == PB_E_PERM || err->code == PB_E_CONFIG) {
+		j->stopped = true;
+		j->next_ms = 0;
+		snprintf(msg, sizeof(msg), "%s; not retrying until the credentials are fixed "
+			 "(then: bearer-token refresh %s)", err->msg, j->p->name);
+		pb_store_save_error(&d->c->ctx.store, j->p->name, j->p->vendor, j->p->scheme,
+				    msg, 0, NULL);
+		syslog(LOG_ERR, "%s", msg);
+	} else {
+		j->failures++;
+		j->next_ms = plan_retry(j, err->retry_after);
+		pb_store_save_error(&d->c->ctx.store, j->p->name, j->p->vendor, j->p->scheme,
+				    err->msg, (time_t)(j->next_ms / 1000), NULL);
+		syslog(LOG_WARNING, "%s; retrying in %lld s", err->msg,
+		       (j->next_ms - wall_ms() + 999) / 1000);
+	}
+	/* a token that runs out before the next attempt must still be expired on time */
+	if (pb_store_read_meta(&d->c->ctx.store, j->p->name, &m, NULL) == 0 &&
+	    m.state == PB_STATE_VALID && m.has_expiry &&
+	    (j->next_ms == 0 || (long long)m.expires_at * 1000 < j->next_ms))
+		j->next_ms = (long long)m.expires_at * 1000;
+}
+
+/* (Re)build the job list from the config: every profile that applies to the user. */
+static int build_jobs(struct daemon *d)
+{
+	struct pb_config *cfg = &d->c->cfg;
+
+	free(d->jobs);
+	d->njobs = 0;
+	d->jobs = calloc(cfg->nprofiles + 1, sizeof(*d->jobs));
+	if (d->jobs == NULL)
+		return -1;
+	for (size_t i = 0; i < cfg->nprofiles; i++) {
+		if (!pb_ctx_applies(&d->c->ctx, &cfg->profiles[i]))
+			continue;
+		d->jobs[d->njobs].p = &cfg->profiles[i];
+		schedule_from_disk(d, &d->jobs[d->njobs]);
+		d->njobs++;
+	}
+	return 0;
+}
+
+/* SIGHUP or "reload": read the config again; keep running on the old one if it is broken. */
+static void reload(struct daemon *d)
+{
+	struct pb_config fresh, old = d->c->cfg;
+	struct pb_err err;
+
+	pb_err_clear(&err);
+	if (pb_config_load(d->c->config_path, PB_VENDOR_DIR, PB_SYSTEM_CREDS_DIR, &fresh,
+			   &err) < 0) {
+		syslog(LOG_ERR, "reload: %s; keeping the old configuration", err.msg);
+		return;
+	}
+	d->c->cfg = fresh;
+	if (build_jobs(d) < 0) {
+		d->quit = true;
+		return;
+	}
+	pb_config_free(&old);
+	syslog(LOG_INFO, "configuration reloaded: %zu profile(s)", d->njobs);
+}
+
+static struct job *find_job(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->njobs; i++)
+		if (strcmp(d->jobs[i].p->name, name) == 0)
+			return &d->jobs[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static void session_add(struct daemon *d, pid_t pid, const char *cookie)
+{
+	int pidfd;
+
+	for (size_t i = 0; i < d->nsessions; i++)
+		if (d->sessions[i].pid == pid && strcmp(d->sessions[i].cookie, cookie) == 0)
+			return;         /* told twice (started for it, then told): once is enough */
+	pidfd = pidfd_open(pid, 0);
+
+	if (pidfd < 0 || d->nsessions == MAX_SESSIONS) {
+		if (pidfd >= 0)
+			close(pidfd);
+		return;                 /* already gone: nothing to track */
+	}
+	d->sessions[d->nsessions].pid = pid;
+	snprintf(d->sessions[d->nsessions].cookie, sizeof(d->sessions[0].cookie), "%s", cookie);
+	d->sessions[d->nsessions].pidfd = pidfd;
+	d->nsessions++;
+}
+
+static void session_remove_at(struct daemon *d, size_t i)
+{
+	close(d->sessions[i].pidfd);
+	d->sessions[i] = d->sessions[--d->nsessions];
+}
+
+static void session_close(struct daemon *d, pid_t pid, const char *cookie)
+{
+	for (size_t i = 0; i < d->nsessions; i++)
+		if (d->sessions[i].pid == pid && strcmp(d->sessions[i].cookie, cookie) == 0) {
+			session_remove_at(d, i);
+			return;
+		}
+}
+
+/* "PID:COOKIE" or "PID COOKIE" into its parts; -1 if malformed. */
+static int parse_session(const char *s, pid_t *pid, char *cookie, size_t len)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || (*end != ':' && *end != ' ') || v <= 0 || strlen(end + 1) == 0 ||
+	    strlen(end + 1) >= len || strspn(end + 1, "0123456789abcdef") != strlen(end + 1))
+		return -1;
+	*pid = (pid_t)v;
+	strcpy(cookie, end + 1);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- control socket */
+
+/* Answer one request; reply is what goes back. */
+static void handle_request(struct daemon *d, char *req, size_t len, struct pb_buf *reply)
+{
+	char *nl = memchr(req, '\n', len), *arg;
+	struct pb_err err;
+	struct job *j;
+	pid_t pid;
+	char cookie[40], profile[80];
+	long min_valid;
+
+	pb_err_clear(&err);
+	if (nl == NULL)
+		goto bad;
+	*nl = '\0';
+	arg = strchr(req, ' ');
+	if (arg != NULL)
+		*arg++ = '\0';
+	if (strcmp(req, "ping") == 0) {
+		pb_buf_addf(reply, "ok %ld\n", (long)getpid());
+	} else if (strcmp(req, "session-open") == 0 && arg != NULL &&
+		   parse_session(arg, &pid, cookie, sizeof(cookie)) == 0) {
+		session_add(d, pid, cookie);
+		pb_buf_adds(reply, "ok\n");
+	} else if (strcmp(req, "session-close") == 0 && arg != NULL &&
+		   parse_session(arg, &pid, cookie, sizeof(cookie)) == 0) {
+		session_close(d, pid, cookie);
+		pb_buf_adds(reply, "ok\n");
+	} else if (strcmp(req, "reload") == 0) {
+		reload(d);
+		pb_buf_adds(reply, "ok\n");
+	} else if (strcmp(req, "secrets") == 0) {
+		pb_creds_free(&d->handoff);
+		if (pb_proto_read_secrets(nl + 1, len - (size_t)(nl + 1 - req), &d->handoff, &err) < 0)
+			goto bad;
+		for (size_t i = 0; i < d->handoff.n; i++)   /* keep them out of swap, where allowed */
+			mlock(d->handoff.v[i].value, strlen(d->handoff.v[i].value) + 1);
+		d->c->ctx.system_creds = &d->handoff;
+		for (size_t i = 0; i < d->njobs; i++)
+			if (d->jobs[i].p->handoff && d->jobs[i].next_ms == 0)
+				schedule_from_disk(d, &d->jobs[i]);
+		pb_buf_adds(reply, "ok\n");
+	} else if ((strcmp(req, "refresh") == 0 || strcmp(req, "get") == 0) && arg != NULL) {
+		min_valid = 0;
+		if (sscanf(arg, "%79s %ld", profile, &min_valid) < 1 ||
+		    (j = find_job(d, profile)) == NULL) {
+			pb_fail(&err, PB_E_CONFIG, "%s: no such profile for this user", arg);
+			pb_proto_put_result(reply, pb_valid_name(profile) ? profile : "-", err.code,
+					    err.msg);
+			return;
+		}
+		run_job(d, j, strcmp(req, "refresh") == 0, min_valid, &err);
+		pb_proto_put_result(reply, j->p->name, err.code, err.code == PB_OK ? "ok" : err.msg);
+	} else if (strcmp(req, "schedule") == 0) {
+		for (size_t i = 0; i < d->njobs; i++)
+			pb_buf_addf(reply, "%s %lld\n", d->jobs[i].p->name, d->jobs[i].next_ms / 1000);
+		pb_buf_adds(reply, ".\n");
+	} else {
+		goto bad;
+	}
+	return;
+bad:
+	pb_buf_adds(reply, "error bad request\n");
+}
+
+/* Accept one connection, check who it is, read the request, answer it. */
+static void serve_one(struct daemon *d)
+{
+	struct ucred peer;
+	socklen_t plen = sizeof(peer);
+	struct pb_buf req = { 0 }, reply = { 0 };
+	struct timeval tv = { .tv_sec = 2 };    /* a stuck client cannot hold us */
+	char buf[4096];
+	ssize_t n;
+	int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* only the user and root; the socket's 0600 mode says the same */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 ||
+	    (peer.uid != d->c->ctx.uid && peer.uid != 0))
+		goto done;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		if (req.len + (size_t)n > MAX_REQUEST || pb_buf_add(&req, buf, (size_t)n) < 0)
+			goto done;
+	if (req.data == NULL)
+		goto done;
+	handle_request(d, req.data, req.len, &reply);
+	if (reply.data != NULL)
+		(void)!send(fd, reply.data, reply.len, MSG_NOSIGNAL);
+done:
+	explicit_bzero(buf, sizeof(buf));
+	pb_buf_wipe(&req);
+	pb_buf_wipe(&reply);
+	close(fd);
+}
+
+/* ---------------------------------------------------------------- setup */
+
+/* Take daemon.lock; 1 when another daemon holds it, -1 on error. */
+static int take_lock(struct daemon *d)
+{
+	struct stat st;
+
+	d->lock_fd = openat(d->c->ctx.store.dirfd, PB_CTL_LOCK,
+			    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0 || fstat(d->lock_fd, &st) < 0 || st.st_uid != d->c->ctx.uid)
+		return -1;
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? 1 : -1;
+	return 0;
+}
+
+/* Bind daemon.sock (0600) in the token dir, through the dir fd. */
+static int listen_socket(struct daemon *d)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	mode_t old = umask(077);
+	int rc = -1;
+
+	unlinkat(d->c->ctx.store.dirfd, PB_CTL_SOCKET, 0);   /* ours, from a daemon that died */
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s",
+		 d->c->ctx.store.dirfd, PB_CTL_SOCKET);
+	d->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (d->listen_fd >= 0 && bind(d->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+	    listen(d->listen_fd, 16) == 0)
+		rc = 0;
+	umask(old);
+	return rc;
+}
+
+/* signalfd for HUP/TERM/INT, timerfd, inotify on the token dir; no core dumps. */
+static int setup_fds(struct daemon *d)
+{
+	struct rlimit no_core = { 0, 0 };
+	sigset_t set;
+	char path[64];
+
+	/* hand-off secrets live in this process: keep them out of dumps and ptrace */
+	prctl(PR_SET_DUMPABLE, 0);
+	setrlimit(RLIMIT_CORE, &no_core);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	d->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC);
+	d->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", d->c->ctx.store.dirfd);
+	if (d->signal_fd < 0 || d->timer_fd < 0 || d->inotify_fd < 0 ||
+	    inotify_add_watch(d->inotify_fd, path, IN_DELETE_SELF | IN_MOVE_SELF) < 0)
+		return -1;
+	return 0;
+}
+
+/* Arm the timer for the earliest planned job (disarmed when there is none). */
+static void arm_timer(struct daemon *d)
+{
+	struct itimerspec its = { 0 };
+	long long first = 0, delay;
+
+	for (size_t i = 0; i < d->njobs; i++)
+		if (d->jobs[i].next_ms != 0 && (first == 0 || d->jobs[i].next_ms < first))
+			first = d->jobs[i].next_ms;
+	if (first != 0) {
+		delay = first - wall_ms();
+		if (delay < 1)
+			delay = 1;
+		its.it_value.tv_sec = delay / 1000;
+		its.it_value.tv_nsec = (delay % 1000) * 1000000;
+	}
+	timerfd_settime(d->timer_fd, 0, &its, NULL);
+}
+
+/* Run every job whose time has come (by the wall clock: a suspend may have passed). */
+static void run_due(struct daemon *d)
+{
+	long long now = wall_ms();
+	struct pb_err err;
+
+	for (size_t i = 0; i < d->njobs; i++) {
+		if (d->jobs[i].next_ms == 0 || d->jobs[i].next_ms > now)
+			continue;
+		pb_err_clear(&err);
+		run_job(d, &d->jobs[i], true, 0, &err);
+	}
+}
+
+/* Deal with what woke us; d->quit says when to stop. */
+static void handle_events(struct daemon *d, struct pollfd *fds, size_t nfds)
+{
+	struct signalfd_siginfo si;
+	uint64_t ticks;
+	char ev[4096];
+
+	/* sessions first, from the end so that indexes stay valid, and before a
+	 * request on the socket can add or remove any */
+	for (size_t i = nfds; i > 4; i--)
+		if (fds[i - 1].revents & (POLLIN | POLLHUP))
+			session_remove_at(d, i - 5);
+	if (fds[0].revents & POLLIN)
+		serve_one(d);
+	if (fds[1].revents & POLLIN)
+		(void)!read(d->timer_fd, &ticks, sizeof(ticks));
+	if ((fds[2].revents & POLLIN) && read(d->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			reload(d);
+		else
+			d->quit = true;
+	}
+	if ((fds[3].revents & POLLIN) && read(d->inotify_fd, ev, sizeof(ev)) > 0) {
+		syslog(LOG_INFO, "the token dir is gone (last logout): stopping");
+		d->quit = true;
+	}
+}
+
+static void run_loop(struct daemon *d)
+{
+	struct pollfd fds[4 + MAX_SESSIONS];
+
+	while (!d->quit) {
+		size_t nfds = 4;
+
+		run_due(d);
+		if (d->track_sessions && d->nsessions == 0) {
+			syslog(LOG_INFO, "the last session ended: stopping");
+			break;
+		}
+		arm_timer(d);
+		fds[0] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
+		fds[1] = (struct pollfd){ .fd = d->timer_fd, .events = POLLIN };
+		fds[2] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
+		fds[3] = (struct pollfd){ .fd = d->inotify_fd, .events = POLLIN };
+		for (size_t i = 0; i < d->nsessions; i++)
+			fds[nfds++] = (struct pollfd){ .fd = d->sessions[i].pidfd, .events = POLLIN };
+		if (poll(fds, nfds, -1) < 0 && errno != EINTR)
+			break;
+		handle_events(d, fds, nfds);
+	}
+}
+
+/* Detach from whoever started us: a new session, stdio on /dev/null, no controlling tty. */
+static int detach(void)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	pid_t pid;
+
+	if (devnull < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	dup2(devnull, 0);
+	dup2(devnull, 1);
+	dup2(devnull, 2);
+	close(devnull);
+	return chdir("/");
+}
+
+int cmd_daemon(struct cli *c, int argc, char **argv)
+{
+	struct daemon d = { .c = c, .lock_fd = -1, .listen_fd = -1, .timer_fd = -1,
+			    .signal_fd = -1, .inotify_fd = -1 };
+	int *const fds[] = { &d.lock_fd, &d.timer_fd, &d.signal_fd, &d.inotify_fd };
+	bool foreground = false;
+	struct pb_err err;
+	pid_t pid = 0;
+	char cookie[40] = "";
+	int rc = PB_E_INTERNAL, locked;
+
+	pb_err_clear(&err);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--foreground") == 0)
+			foreground = true;
+		else if (strcmp(argv[i], "--session") == 0 && i + 1 < argc &&
+			 parse_session(argv[++i], &pid, cookie, sizeof(cookie)) == 0)
+			d.track_sessions = true;
+		else
+			return cli_usage_error("daemon takes --foreground and --session PID:COOKIE");
+	}
+	if (cli_load_config(c, &err) < 0 || cli_open_store(c, &err) < 0)
+		return cli_report(&err);
+	if (!foreground && detach() < 0)
+		return cli_report((pb_fail(&err, PB_E_INTERNAL, "cannot detach: %m"), &err));
+	openlog("bearer-token", LOG_PID | (foreground ? LOG_PERROR : 0), LOG_USER);
+	locked = take_lock(&d);
+	if (locked == 1) {
+		/* one per user: hand our session to the one that runs */
+		struct pb_buf req = { 0 }, reply = { 0 };
+
+		if (d.track_sessions)
+			pb_buf_addf(&req, "session-open %ld %s\n", (long)pid, cookie);
+		else
+			pb_buf_adds(&req, "reload\n");
+		rc = pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, req.data, req.len, 2000, &reply);
+		if (foreground)
+			fprintf(stderr, "bearer-token: a refresher already runs for this user%s\n",
+				rc == 0 ? "; handed over to it" : "");
+		pb_buf_wipe(&req);
+		pb_buf_wipe(&reply);
+		rc = 0;
+		goto done;
+	}
+	if (locked < 0 || listen_socket(&d) < 0 || setup_fds(&d) < 0) {
+		syslog(LOG_ERR, "cannot start in %s: %m", c->ctx.store.path);
+		goto done;
+	}
+	if (d.track_sessions)
+		session_add(&d, pid, cookie);
+	if (build_jobs(&d) < 0)
+		goto done;
+	syslog(LOG_INFO, "started for %s: %zu profile(s)", c->ctx.user, d.njobs);
+	run_loop(&d);
+	rc = 0;
+done:
+	if (d.listen_fd >= 0) {
+		unlinkat(c->ctx.store.dirfd, PB_CTL_SOCKET, 0);
+		close(d.listen_fd);
+	}
+	for (size_t i = d.nsessions; i > 0; i--)
+		session_remove_at(&d, i - 1);
+	pb_creds_free(&d.handoff);
+	c->ctx.system_creds = NULL;
+	free(d.jobs);
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	return rc;      /* the lock goes with its fd: nothing is left held */
+}
