@@ -25,18 +25,11 @@
 static int open_private(const char *path, uid_t owner, struct pb_err *err)
 {
 	struct stat st;
-	int fd;
+	int fd = pb_open_regular(path, &st, err);
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 && errno == ELOOP)
-		return pb_fail(err, PB_E_CONFIG, "%s: is a symlink, refusing it", path);
 	if (fd < 0)
-		return pb_fail(err, PB_E_CONFIG, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		pb_fail(err, PB_E_CONFIG, "%s: %s", path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		pb_fail(err, PB_E_CONFIG, "%s: not a regular file", path);
-	else if (st.st_uid != owner)
+		return -1;
+	if (st.st_uid != owner)
 		pb_fail(err, PB_E_CONFIG, "%s: owned by uid %u, must be owned by uid %u",
 			path, (unsigned)st.st_uid, (unsigned)owner);
 	else if (st.st_mode & 077)

@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -108,6 +111,30 @@ void pb_buf_wipe(struct pb_buf *b)
 	}
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+int pb_open_regular(const char *path, struct stat *st, struct pb_err *err)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int saved;
+
+	if (fd < 0) {
+		saved = errno;
+		if (saved == ELOOP)
+			pb_fail(err, PB_E_CONFIG, "%s: is a symlink, refusing it", path);
+		else
+			pb_fail(err, PB_E_CONFIG, "%s: %s", path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		saved = errno;
+		pb_fail(err, PB_E_CONFIG, "%s: not a regular file", path);
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
 }
 
 void pb_wipe_free(char *s)

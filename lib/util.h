@@ -51,6 +51,16 @@ int pb_buf_adds(struct pb_buf *b, const char *s);
 int pb_buf_addf(struct pb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pb_buf_wipe(struct pb_buf *b);                          /* zero + free, reusable */
 
+/*
+ * Open a file for reading the careful way: never through a symlink
+ * (O_NOFOLLOW), never blocking on a FIFO, close-on-exec, and only if it is
+ * a regular file; *st gets its fstat() for the caller's owner/mode policy.
+ * Returns the fd, or -1 with err (PB_E_CONFIG, naming path) and errno kept
+ * (ENOENT: there is no such file).
+ */
+struct stat;
+int pb_open_regular(const char *path, struct stat *st, struct pb_err *err);
+
 /* Zero then free a NUL-terminated secret; NULL is fine. */
 void pb_wipe_free(char *s);
 /* strdup that returns NULL for NULL */
