@@ -27,7 +27,7 @@ else U=$(id -u) G=$(id -g) PRELOAD="$PAM_WRAPPER_SO:$UID_WRAPPER_SO:$NSS_WRAPPER
 
 make_certs "$T"
 start_mock MOCK --cert "$T/server.pem" --key "$T/server.key"
-MOCK="https://127.0.0.1:$MOCK_PORT"
+MOCK="https://127.0.0.1:$MOCK_PORT" CTL_PORT=$MOCK_CTL_PORT
 
 mkdir -p "$T/services" "$T/run/$U" "$T/home/.config/pam_bearer"
 printf 'root:x:0:0:root:/root:/bin/sh\ndemo:x:%s:%s:Demo:%s:/bin/sh\n' "$U" "$G" "$T/home" >"$T/passwd"
