@@ -155,16 +155,11 @@ static void schedule_from_disk(struct daemon *d, struct job *j)
 		j->next_ms = plan_refresh(j->p, &m);
 }
 
-/* Remove the token files of a token that has run out. */
+/* Remove the token files of a token that has run out, and say so. */
 static void expire_if_due(struct daemon *d, const struct pb_profile *p)
 {
-	struct pb_meta m;
-
-	if (pb_store_read_meta(&d->c->ctx.store, p->name, &m, NULL) == 0 &&
-	    m.state == PB_STATE_VALID && m.has_expiry && m.expires_at <= time(NULL)) {
-		pb_store_expire(&d->c->ctx.store, p->name, NULL);
+	if (pb_expire_if_due(&d->c->ctx, p))
 		syslog(LOG_WARNING, "%s: token expired; its files are removed", p->name);
-	}
 }
 
 /* Renew one profile now, log the outcome, plan the next attempt. */

@@ -77,9 +77,18 @@ static int renew_locked(struct pb_ctx *ctx, const struct pb_profile *p,
 
 	pb_err_clear(&cred_err);
 	creds = credentials_for(ctx, p, &cred_err);
+	/*
+	 * A user's credentials file that cannot be used (unsafe mode, a
+	 * symlink, gone) is an error to report even when a refresh token
+	 * would do: a world-readable secret must not go unnoticed.
+	 */
+	if (creds == NULL && p->credentials == PB_CRED_USER) {
+		*err = cred_err;
+		goto done;
+	}
 	if (pb_store_read_refresh(&ctx->store, p->name, &refresh_token, err) < 0)
 		goto done;
-	/* without credentials, a refresh token is the only way left */
+	/* system credentials not at hand: a refresh token is the only way left */
 	if (creds == NULL && (refresh_token == NULL || p->refresh.url == NULL)) {
 		*err = cred_err;
 		goto done;
@@ -105,7 +114,22 @@ done:
 	return rc;
 }
 
-/* Write the failure into P.json so `status` and scripts can see it. */
+bool pb_expire_if_due(struct pb_ctx *ctx, const struct pb_profile *p)
+{
+	struct pb_meta m;
+
+	/* valid, or error after a failed attempt: either way its time may be up */
+	if (pb_store_read_meta(&ctx->store, p->name, &m, NULL) != 0 || m.obtained_at == 0 ||
+	    m.state == PB_STATE_EXPIRED || !m.has_expiry || m.expires_at > time(NULL))
+		return false;
+	return pb_store_expire(&ctx->store, p->name, NULL) == 0;
+}
+
+/*
+ * Write the failure into P.json so `status` and scripts can see it, and
+ * if the token on disk has run out meanwhile, remove it: scripts must fail
+ * fast rather than send a dead token.
+ */
 static void record_failure(struct pb_ctx *ctx, const struct pb_profile *p,
 			   const struct pb_err *why)
 {
@@ -114,6 +138,7 @@ static void record_failure(struct pb_ctx *ctx, const struct pb_profile *p,
 	if (why->code == PB_E_STORE)
 		return;    /* the store itself is the problem: nothing to write into */
 	pb_store_save_error(&ctx->store, p->name, p->vendor, p->scheme, why->msg, next, NULL);
+	pb_expire_if_due(ctx, p);
 }
 
 int pb_renew(struct pb_ctx *ctx, const struct pb_profile *p, long min_valid, bool force,

@@ -45,6 +45,12 @@ int pb_renew(struct pb_ctx *ctx, const struct pb_profile *p, long min_valid, boo
 /* Is p's token on disk good for min_valid more seconds, and past the refresh margin? */
 bool pb_token_good(const struct pb_ctx *ctx, const struct pb_profile *p, long min_valid);
 
+/*
+ * If p's token on disk has run out, remove its .token and .header and mark
+ * .json expired. True when it did.
+ */
+bool pb_expire_if_due(struct pb_ctx *ctx, const struct pb_profile *p);
+
 /* Does the profile apply to the user this context works for? */
 bool pb_ctx_applies(const struct pb_ctx *ctx, const struct pb_profile *p);
 

@@ -93,8 +93,10 @@ expect_exit 1 bt get unith
 assert_eq "$OUT" "" "expired token not printed"
 assert_contains "$ERR" "HTTP 503" "get says why"
 jload "$TOKDIR/unith.json"
-[ "${J[state]}" != valid ] || fail "unith.json still says valid after expiry"
-ok "unith.json no longer says valid (${J[state]})"
+assert_eq "${J[state]}" expired "unith.json says expired"
+[ ! -e "$TOKDIR/unith.token" ] && [ ! -e "$TOKDIR/unith.header" ] ||
+	fail "the dead token's files are still there"
+ok "the dead token's .token and .header are removed"
 expect_exit 1 bt get unith --header
 assert_eq "$OUT" "" "expired header not printed"
 mock_fault /auth/token none

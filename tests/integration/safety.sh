@@ -30,8 +30,12 @@ assert_match "$ERR" '0600|permission|mode' "0644 credentials: message says why"
 unchanged unith "0644 credentials"
 xrun 3 bt check-config
 assert_contains "$ERR" "$CREDS" "check-config refuses the 0644 credentials file"
-run_cmd bt refresh apivideo   # has a refresh token: may renew without the file
-echo "# note: refresh apivideo with a 0644 credentials file exits $RC: $ERR"
+# a refresh token would do, but a world-readable secret must not go unnoticed
+saved apivideo
+xrun 3 bt refresh apivideo
+assert_contains "$ERR" "$CREDS" "0644 credentials reported even with a refresh token"
+unchanged apivideo "0644 credentials, refresh-token profile"
+saved unith
 chmod 0600 "$CREDS"
 
 echo "# credentials file that is a symlink"
