@@ -120,26 +120,36 @@ static void spawn_refresher(struct cli *c, const char *session)
  * module's deadline; a refresher that cannot be reached is only logged by
  * the refresher itself: the tokens are in place either way.
  */
+/* Milliseconds left before the deadline, at most cap (and at least 1). */
+static long left_ms(double deadline, long cap)
+{
+	long left = (long)((deadline - now_s()) * 1000.0);
+
+	return left < 1 ? 1 : left > cap ? cap : left;
+}
+
 static void start_refresher(struct cli *c, const char *session, const struct pb_creds *secrets,
 			    double deadline)
 {
 	struct pb_buf req = { 0 }, reply = { 0 };
-	bool running = pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, "ping\n", 5, 500, &reply) == 0;
+	int dirfd = c->ctx.store.dirfd;
+	uid_t uid = c->ctx.uid;
+	bool running = pb_ctl_call(dirfd, uid, "ping\n", 5, left_ms(deadline, 500), &reply) == 0;
 
 	pb_buf_wipe(&reply);
 	if (!running) {
 		spawn_refresher(c, session);
 		while (now_s() < deadline &&
-		       pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, "ping\n", 5, 200, &reply) < 0)
+		       pb_ctl_call(dirfd, uid, "ping\n", 5, left_ms(deadline, 200), &reply) < 0)
 			usleep(10000);
 		pb_buf_wipe(&reply);
 	}
 	pb_buf_addf(&req, "session-open %s\n", session);
-	pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, req.data, req.len, 1000, &reply);
+	pb_ctl_call(dirfd, uid, req.data, req.len, left_ms(deadline, 1000), &reply);
 	pb_buf_wipe(&req);
 	pb_buf_wipe(&reply);
 	if (running)
-		pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, "reload\n", 7, 2000, &reply);
+		pb_ctl_call(dirfd, uid, "reload\n", 7, left_ms(deadline, 2000), &reply);
 	pb_buf_wipe(&reply);
 	/* hand-off: only the fields of handoff = yes profiles, never the others' */
 	pb_buf_adds(&req, "secrets\n");
@@ -151,7 +161,7 @@ static void start_refresher(struct cli *c, const char *session, const struct pb_
 					    secrets->v[i].value);
 	}
 	if (pb_proto_put_end(&req) == 0 && req.len > strlen("secrets\nend\n"))
-		pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, req.data, req.len, 1000, &reply);
+		pb_ctl_call(dirfd, uid, req.data, req.len, left_ms(deadline, 1000), &reply);
 	pb_buf_wipe(&req);
 	pb_buf_wipe(&reply);
 }

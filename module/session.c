@@ -300,10 +300,13 @@ static int judge(struct session *s, struct pb_spawn_result *r, double timeout)
 	bool failed = false, internal = false;
 	char *save = NULL;
 
+	/*
+	 * Killed at the deadline: what it reported before stands (it may have
+	 * been only telling the refresher); profiles without a result failed.
+	 */
 	if (r->timed_out) {
-		pam_syslog(s->pamh, LOG_ERR, "bearer-token did not finish within %.1f s; stopped it",
-			   timeout);
-		failed = true;
+		pam_syslog(s->pamh, LOG_WARNING, "bearer-token did not finish within %.1f s; "
+			   "stopped it", timeout);
 	} else if (WIFEXITED(r->status) && WEXITSTATUS(r->status) >= 126) {
 		pam_syslog(s->pamh, LOG_ERR, "cannot run %s as %s (exit %d)", PB_HELPER_PATH,
 			   s->user, WEXITSTATUS(r->status));
