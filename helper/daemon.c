@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -105,14 +106,23 @@ static long long plan_refresh(const struct pb_profile *p, const struct pb_meta *
 	return due - random_below(lifetime_ms / 10);
 }
 
-/* Exponential backoff with full jitter, honouring a vendor's Retry-After. */
-static long long plan_retry(struct job *j, long retry_after)
+/*
+ * Exponential backoff with full jitter, honouring a vendor's Retry-After.
+ * While the token on disk is still valid, a retry never waits past half of
+ * what is left of it, so a short outage does not outlast a short token.
+ */
+static long long plan_retry(struct job *j, const struct pb_meta *m, long retry_after)
 {
 	long long ceiling = BACKOFF_BASE_MS << (j->failures < 9 ? j->failures : 9);
-	long long delay;
+	long long delay, left;
 
 	if (ceiling > BACKOFF_CAP_MS)
 		ceiling = BACKOFF_CAP_MS;
+	if (m != NULL && m->state == PB_STATE_VALID && m->has_expiry) {
+		left = (long long)m->expires_at * 1000 - wall_ms();
+		if (left / 2 < ceiling)
+			ceiling = left / 2 > BACKOFF_BASE_MS ? left / 2 : BACKOFF_BASE_MS;
+	}
 	delay = BACKOFF_BASE_MS / 2 + random_below(ceiling);
 	if (retry_after >= 0 && retry_after * 1000LL > delay)
 		delay = retry_after * 1000LL;
@@ -200,8 +210,10 @@ static void run_job(struct daemon *d, struct job *j, bool force, long min_valid,
 				    msg, 0, NULL);
 		syslog(LOG_ERR, "%s", msg);
 	} else {
+		bool known = pb_store_read_meta(&d->c->ctx.store, j->p->name, &m, NULL) == 0;
+
 		j->failures++;
-		j->next_ms = plan_retry(j, err->retry_after);
+		j->next_ms = plan_retry(j, known ? &m : NULL, err->retry_after);
 		pb_store_save_error(&d->c->ctx.store, j->p->name, j->p->vendor, j->p->scheme,
 				    err->msg, (time_t)(j->next_ms / 1000), NULL);
 		syslog(LOG_WARNING, "%s; retrying in %lld s", err->msg,
@@ -452,7 +464,7 @@ static int setup_fds(struct daemon *d)
 {
 	struct rlimit no_core = { 0, 0 };
 	sigset_t set;
-	char path[64];
+	char path[PATH_MAX];
 
 	/* hand-off secrets live in this process: keep them out of dumps and ptrace */
 	prctl(PR_SET_DUMPABLE, 0);
@@ -465,10 +477,20 @@ static int setup_fds(struct daemon *d)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	d->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC);
+	/*
+	 * The end of the last logout: logind removes the runtime dir. Watch the
+	 * runtime dir for the removal of bearer/: the token dir's own
+	 * IN_DELETE_SELF would come only after its last reference goes, and
+	 * our dir fd and bound socket hold it.
+	 */
 	d->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", d->c->ctx.store.dirfd);
+	if (snprintf(path, sizeof(path), "%s", d->c->ctx.store.path) >= (int)sizeof(path) ||
+	    strrchr(path, '/') == NULL)
+		return -1;
+	*strrchr(path, '/') = '\0';
 	if (d->signal_fd < 0 || d->timer_fd < 0 || d->inotify_fd < 0 ||
-	    inotify_add_watch(d->inotify_fd, path, IN_DELETE_SELF | IN_MOVE_SELF) < 0)
+	    inotify_add_watch(d->inotify_fd, path, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
+			      IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW) < 0)
 		return -1;
 	return 0;
 }
@@ -506,12 +528,32 @@ static void run_due(struct daemon *d)
 	}
 }
 
+/* Do the inotify events say that bearer/ or the runtime dir itself went away? */
+static bool token_dir_gone(int inotify_fd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	bool gone = false;
+
+	while ((n = read(inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+
+			if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
+			    ((ev->mask & (IN_DELETE | IN_MOVED_FROM)) && ev->len > 0 &&
+			     strcmp(ev->name, "bearer") == 0))
+				gone = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return gone;
+}
+
 /* Deal with what woke us; d->quit says when to stop. */
 static void handle_events(struct daemon *d, struct pollfd *fds, size_t nfds)
 {
 	struct signalfd_siginfo si;
 	uint64_t ticks;
-	char ev[4096];
 
 	/* sessions first, from the end so that indexes stay valid, and before a
 	 * request on the socket can add or remove any */
@@ -528,7 +570,7 @@ static void handle_events(struct daemon *d, struct pollfd *fds, size_t nfds)
 		else
 			d->quit = true;
 	}
-	if ((fds[3].revents & POLLIN) && read(d->inotify_fd, ev, sizeof(ev)) > 0) {
+	if ((fds[3].revents & POLLIN) && token_dir_gone(d->inotify_fd)) {
 		syslog(LOG_INFO, "the token dir is gone (last logout): stopping");
 		d->quit = true;
 	}

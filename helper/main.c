@@ -526,6 +526,7 @@ static int cmd_refresh(struct cli *c, int argc, char **argv)
  */
 static int cmd_check_config(struct cli *c, int argc, char **argv)
 {
+	struct pb_creds creds = { 0 };
 	struct pb_err err;
 	struct stat st;
 	size_t checked = 0;
@@ -539,23 +540,20 @@ static int cmd_check_config(struct cli *c, int argc, char **argv)
 	       c->cfg.nprofiles == 1 ? "" : "s");
 	if (lstat(c->ctx.user_creds_path, &st) < 0)
 		return 0;
+	if (pb_creds_load(c->ctx.user_creds_path, c->ctx.uid, &creds, &err) < 0)
+		return cli_report(&err);
 	for (size_t i = 0; i < c->cfg.nprofiles; i++) {
 		const struct pb_profile *p = &c->cfg.profiles[i];
-		const struct pb_creds *creds;
 
 		if (p->credentials != PB_CRED_USER || !pb_ctx_applies(&c->ctx, p))
 			continue;
-		if (!c->ctx.user_creds_loaded) {
-			if (pb_creds_load(c->ctx.user_creds_path, c->ctx.uid, &c->ctx.user_creds,
-					  &err) < 0)
-				return cli_report(&err);
-			c->ctx.user_creds_loaded = true;
-		}
-		creds = &c->ctx.user_creds;
-		if (pb_creds_check(creds, p, &err) < 0)
+		if (pb_creds_check(&creds, p, &err) < 0) {
+			pb_creds_free(&creds);
 			return cli_report(&err);
+		}
 		checked++;
 	}
+	pb_creds_free(&creds);
 	printf("%s: OK, %zu profile%s\n", c->ctx.user_creds_path, checked,
 	       checked == 1 ? "" : "s");
 	return 0;

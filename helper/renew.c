@@ -42,13 +42,15 @@ bool pb_token_good(const struct pb_ctx *ctx, const struct pb_profile *p, long mi
 }
 
 /*
- * The credentials for p: the user's own store, or what the PAM module sent
- * for a credentials = system profile. NULL with err when there are none;
- * for a system profile run by hand that is expected (only a refresh token
- * can renew it), so err says so.
+ * The credentials for p: the user's own store, read afresh (so a key the
+ * user just fixed is the one used, and secrets sit in memory only for the
+ * length of a renewal; *loaded says the caller must free them), or what
+ * the PAM module sent for a credentials = system profile. NULL with err
+ * when there are none; for a system profile run by hand that is expected
+ * (only a refresh token can renew it), so err says so.
  */
 static const struct pb_creds *credentials_for(struct pb_ctx *ctx, const struct pb_profile *p,
-					      struct pb_err *err)
+					      struct pb_creds *loaded, struct pb_err *err)
 {
 	if (p->credentials == PB_CRED_SYSTEM) {
 		if (ctx->system_creds == NULL)
@@ -56,12 +58,9 @@ static const struct pb_creds *credentials_for(struct pb_ctx *ctx, const struct p
 				"the next login renews this token", p->name);
 		return ctx->system_creds;
 	}
-	if (!ctx->user_creds_loaded) {
-		if (pb_creds_load(ctx->user_creds_path, ctx->uid, &ctx->user_creds, err) < 0)
-			return NULL;
-		ctx->user_creds_loaded = true;
-	}
-	return &ctx->user_creds;
+	if (pb_creds_load(ctx->user_creds_path, ctx->uid, loaded, err) < 0)
+		return NULL;
+	return loaded;
 }
 
 /* Fetch and store while holding the lock. */
@@ -69,6 +68,7 @@ static int renew_locked(struct pb_ctx *ctx, const struct pb_profile *p,
 			enum pb_outcome *outcome, struct pb_err *err)
 {
 	const struct pb_creds *creds;
+	struct pb_creds user_creds = { 0 };
 	struct pb_token tok = { 0 };
 	struct pb_store_token st = { 0 };
 	struct pb_err cred_err;
@@ -76,7 +76,7 @@ static int renew_locked(struct pb_ctx *ctx, const struct pb_profile *p,
 	int rc = -1, saved;
 
 	pb_err_clear(&cred_err);
-	creds = credentials_for(ctx, p, &cred_err);
+	creds = credentials_for(ctx, p, &user_creds, &cred_err);
 	/*
 	 * A user's credentials file that cannot be used (unsafe mode, a
 	 * symlink, gone) is an error to report even when a refresh token
@@ -111,6 +111,7 @@ static int renew_locked(struct pb_ctx *ctx, const struct pb_profile *p,
 done:
 	pb_token_free(&tok);
 	pb_wipe_free(refresh_token);
+	pb_creds_free(&user_creds);
 	return rc;
 }
 
@@ -175,9 +176,6 @@ done:
 
 void pb_ctx_free(struct pb_ctx *ctx)
 {
-	if (ctx->user_creds_loaded)
-		pb_creds_free(&ctx->user_creds);
-	ctx->user_creds_loaded = false;
 	free(ctx->gids);
 	ctx->gids = NULL;
 	pb_store_close(&ctx->store);

@@ -20,9 +20,7 @@ struct pb_ctx {
 	const char *user;
 	gid_t *gids;                 /* the user's groups, for users =/groups = */
 	size_t ngids;
-	char user_creds_path[4096];  /* the user store; loaded on first need */
-	struct pb_creds user_creds;
-	bool user_creds_loaded;
+	char user_creds_path[4096];  /* the user store, read afresh for each renewal */
 	struct pb_creds *system_creds; /* secrets the PAM module sent; NULL when run by hand */
 };
 

@@ -1008,7 +1008,11 @@ int pb_store_save_error(const struct pb_store *st, const char *profile, const ch
 		snprintf(m.vendor, sizeof(m.vendor), "%s", vendor);
 	if (m.scheme[0] == '\0' && scheme != NULL)
 		snprintf(m.scheme, sizeof(m.scheme), "%s", scheme);
-	m.state = token_on_disk(st, profile, &m, time(NULL)) ? PB_STATE_VALID : PB_STATE_ERROR;
+	/* "expired" says more than "error" about a token that ran out: it stays */
+	if (token_on_disk(st, profile, &m, time(NULL)))
+		m.state = PB_STATE_VALID;
+	else if (m.state != PB_STATE_EXPIRED)
+		m.state = PB_STATE_ERROR;
 	copy_line(m.last_error, sizeof(m.last_error),
 		  message != NULL && message[0] != '\0' ? message : "failed (no reason given)");
 	m.next_attempt_at = next_attempt_at;

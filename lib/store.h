@@ -89,8 +89,9 @@ int pb_store_save(const struct pb_store *st, const struct pb_store_token *t,
 		  struct pb_err *err);
 
 /*
- * Record a failed attempt in .json (state error, or valid while the token on
- * disk is still valid; last_error, next_attempt_at). The token files are
+ * Record a failed attempt in .json (state valid while the token on disk is
+ * still valid, expired when it was expired, else error; last_error,
+ * next_attempt_at). The token files are
  * left alone. vendor/scheme fill a .json that did not exist yet.
  */
 int pb_store_save_error(const struct pb_store *st, const char *profile,
