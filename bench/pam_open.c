@@ -6,12 +6,16 @@
  * Each round gets a fresh handle, as each sshd/login session does (libpam
  * keeps per-handle data that grows with every pam_modutil_getpwnam()).
  *
- *     pam_open SERVICE USER COUNT
+ *     pam_open SERVICE USER COUNT [HOLD_SECONDS]
+ *
+ * With HOLD_SECONDS, each session stays open that long before it is
+ * closed (the refresher demo holds one session for a minute).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <security/pam_appl.h>
 
 static int null_conv(int n, const struct pam_message **msg, struct pam_response **resp,
@@ -41,10 +45,11 @@ int main(int argc, char **argv)
 	struct pam_conv conv = { null_conv, NULL };
 	pam_handle_t *ph = NULL;
 	double *t;
-	int n, rc;
+	int n, rc, hold = 0;
 
-	if (argc != 4 || (n = atoi(argv[3])) <= 0) {
-		fprintf(stderr, "usage: pam_open SERVICE USER COUNT\n");
+	if ((argc != 4 && argc != 5) || (n = atoi(argv[3])) <= 0 ||
+	    (argc == 5 && (hold = atoi(argv[4])) <= 0)) {
+		fprintf(stderr, "usage: pam_open SERVICE USER COUNT [HOLD_SECONDS]\n");
 		return 2;
 	}
 	if ((t = calloc((size_t)n, sizeof(*t))) == NULL)
@@ -61,6 +66,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pam_open_session: %s\n", pam_strerror(ph, rc));
 			return 1;
 		}
+		if (hold > 0)
+			sleep((unsigned)hold);
 		pam_close_session(ph, PAM_SILENT);
 		pam_end(ph, PAM_SUCCESS);
 	}

@@ -97,12 +97,20 @@ static long long random_below(long long n)
  * refresh_at of its lifetime, minus a random part of up to a tenth of the
  * lifetime so that many users with the same lifetime do not all come at
  * once; never later than the margin before expiry (pb_refresh_due).
+ * obtained_at is kept in whole seconds; when this process made the
+ * request itself, anchor_ms is when, to the millisecond (else 0), so that
+ * short tokens are not renewed up to a second early.
  */
-static long long plan_refresh(const struct pb_profile *p, const struct pb_meta *m)
+static long long plan_refresh(const struct pb_profile *p, const struct pb_meta *m,
+			      long long anchor_ms)
 {
 	long long lifetime_ms = (long long)(m->expires_at - m->obtained_at) * 1000;
-	long long due = (long long)pb_refresh_due(m->obtained_at, m->expires_at, p->refresh_at) * 1000;
+	long long latest = (long long)pb_refresh_due(m->obtained_at, m->expires_at, 1.0) * 1000;
+	long long start = anchor_ms > m->obtained_at * 1000LL ? anchor_ms : m->obtained_at * 1000LL;
+	long long due = start + (long long)((double)lifetime_ms * p->refresh_at);
 
+	if (due > latest)
+		due = latest;
 	return due - random_below(lifetime_ms / 10);
 }
 
@@ -145,8 +153,8 @@ static bool can_renew(struct daemon *d, const struct pb_profile *p)
 	return has_refresh;
 }
 
-/* Plan a job from what is on disk now. */
-static void schedule_from_disk(struct daemon *d, struct job *j)
+/* Plan a job from what is on disk now (anchor_ms: see plan_refresh). */
+static void schedule_from_disk(struct daemon *d, struct job *j, long long anchor_ms)
 {
 	struct pb_meta m;
 
@@ -162,7 +170,7 @@ static void schedule_from_disk(struct daemon *d, struct job *j)
 	if (!can_renew(d, j->p))
 		j->next_ms = (long long)m.expires_at * 1000;   /* only to expire it */
 	else
-		j->next_ms = plan_refresh(j->p, &m);
+		j->next_ms = plan_refresh(j->p, &m, anchor_ms);
 }
 
 /* Remove the token files of a token that has run out, and say so. */
@@ -179,18 +187,19 @@ static void run_job(struct daemon *d, struct job *j, bool force, long min_valid,
 	enum pb_outcome outcome;
 	struct pb_meta m;
 	char when[32], msg[600];
+	long long started = wall_ms();
 
 	expire_if_due(d, j->p);
 	if (!can_renew(d, j->p)) {
 		pb_fail(err, PB_E_CONFIG, "%s: the credentials are held by the system; "
 			"the next login renews this token", j->p->name);
-		schedule_from_disk(d, j);
+		schedule_from_disk(d, j, 0);
 		return;
 	}
 	if (pb_renew(&d->c->ctx, j->p, min_valid, force, &outcome, err) == 0) {
 		j->failures = 0;
 		j->stopped = false;
-		schedule_from_disk(d, j);
+		schedule_from_disk(d, j, outcome == PB_CACHED ? 0 : started);
 		if (outcome == PB_CACHED)
 			return;
 		if (pb_store_read_meta(&d->c->ctx.store, j->p->name, &m, NULL) == 0 && m.has_expiry)
@@ -240,7 +249,7 @@ static int build_jobs(struct daemon *d)
 		if (!pb_ctx_applies(&d->c->ctx, &cfg->profiles[i]))
 			continue;
 		d->jobs[d->njobs].p = &cfg->profiles[i];
-		schedule_from_disk(d, &d->jobs[d->njobs]);
+		schedule_from_disk(d, &d->jobs[d->njobs], 0);
 		d->njobs++;
 	}
 	return 0;
@@ -367,7 +376,7 @@ static void handle_request(struct daemon *d, char *req, size_t len, struct pb_bu
 		d->c->ctx.system_creds = &d->handoff;
 		for (size_t i = 0; i < d->njobs; i++)
 			if (d->jobs[i].p->handoff && d->jobs[i].next_ms == 0)
-				schedule_from_disk(d, &d->jobs[i]);
+				schedule_from_disk(d, &d->jobs[i], 0);
 		pb_buf_adds(reply, "ok\n");
 	} else if ((strcmp(req, "refresh") == 0 || strcmp(req, "get") == 0) && arg != NULL) {
 		min_valid = 0;
