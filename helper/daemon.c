@@ -374,8 +374,9 @@ static void handle_request(struct daemon *d, char *req, size_t len, struct pb_bu
 		for (size_t i = 0; i < d->handoff.n; i++)   /* keep them out of swap, where allowed */
 			mlock(d->handoff.v[i].value, strlen(d->handoff.v[i].value) + 1);
 		d->c->ctx.system_creds = &d->handoff;
+		/* planned before the secrets came (only to expire): plan them again */
 		for (size_t i = 0; i < d->njobs; i++)
-			if (d->jobs[i].p->handoff && d->jobs[i].next_ms == 0)
+			if (d->jobs[i].p->handoff && d->jobs[i].failures == 0)
 				schedule_from_disk(d, &d->jobs[i], 0);
 		pb_buf_adds(reply, "ok\n");
 	} else if ((strcmp(req, "refresh") == 0 || strcmp(req, "get") == 0) && arg != NULL) {
@@ -390,8 +391,11 @@ static void handle_request(struct daemon *d, char *req, size_t len, struct pb_bu
 		run_job(d, j, strcmp(req, "refresh") == 0, min_valid, &err);
 		pb_proto_put_result(reply, j->p->name, err.code, err.code == PB_OK ? "ok" : err.msg);
 	} else if (strcmp(req, "schedule") == 0) {
+		/* "<profile> <epoch> renew|expire": what the next wake-up will do */
 		for (size_t i = 0; i < d->njobs; i++)
-			pb_buf_addf(reply, "%s %lld\n", d->jobs[i].p->name, d->jobs[i].next_ms / 1000);
+			pb_buf_addf(reply, "%s %lld %s\n", d->jobs[i].p->name,
+				    d->jobs[i].next_ms / 1000,
+				    can_renew(d, d->jobs[i].p) ? "renew" : "expire");
 		pb_buf_adds(reply, ".\n");
 	} else {
 		goto bad;

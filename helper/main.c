@@ -343,16 +343,24 @@ static const char *ask_schedule(struct cli *c, struct pb_buf *reply)
 	return reply->data;
 }
 
-/* The next refresh of one profile in a schedule: -1 none planned or no refresher. */
+/*
+ * The next refresh of one profile in a schedule: -1 when none is planned,
+ * no refresher runs, or its next wake-up only expires the token (a system
+ * profile it cannot renew).
+ */
 static time_t next_refresh(const char *schedule, const char *profile)
 {
 	size_t n = strlen(profile);
+	long long t;
+	char what[8];
 
-	for (const char *l = schedule; l != NULL && *l != '\0'; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-		if (strncmp(l, profile, n) == 0 && l[n] == ' ') {
-			long long t = atoll(l + n + 1);
-			return t > 0 ? (time_t)t : -1;
-		}
+	for (const char *l = schedule; l != NULL && *l != '\0'; l = strchr(l, '\n')) {
+		if (*l == '\n')
+			l++;
+		if (strncmp(l, profile, n) == 0 && l[n] == ' ' &&
+		    sscanf(l + n + 1, "%lld %7s", &t, what) == 2)
+			return t > 0 && strcmp(what, "renew") == 0 ? (time_t)t : -1;
+	}
 	return -1;
 }
 
@@ -409,7 +417,8 @@ static void status_line(const struct pb_profile *p, const struct pb_meta *m, tim
 	}
 	if (m->last_error[0] != '\0')
 		printf("%-20s last error: %s\n", "", m->last_error);
-	if (p->credentials == PB_CRED_SYSTEM && p->refresh.url == NULL && state != PB_STATE_NONE)
+	if (p->credentials == PB_CRED_SYSTEM && p->refresh.url == NULL && !p->handoff &&
+	    state != PB_STATE_NONE)
 		printf("%-20s credentials are held by the system: the next login renews it\n", "");
 }
 

@@ -121,7 +121,7 @@ bool pb_expire_if_due(struct pb_ctx *ctx, const struct pb_profile *p)
 
 	/* valid, or error after a failed attempt: either way its time may be up */
 	if (pb_store_read_meta(&ctx->store, p->name, &m, NULL) != 0 || m.obtained_at == 0 ||
-	    m.state == PB_STATE_EXPIRED || !m.has_expiry || m.expires_at > time(NULL))
+	    m.state == PB_STATE_EXPIRED || !m.has_expiry || m.expires_at > pb_now())
 		return false;
 	return pb_store_expire(&ctx->store, p->name, NULL) == 0;
 }

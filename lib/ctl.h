@@ -10,7 +10,7 @@
  *   secrets\n<records>end\n      -> "ok"      hand-off secrets (handoff = yes)
  *   refresh <profile>            -> a proto.h result line
  *   get <profile> <min_valid>    -> a proto.h result line
- *   schedule                     -> "<profile> <next refresh, epoch>" lines, then "."
+ *   schedule                     -> "<profile> <epoch> renew|expire" lines, then "."
  * Only the user's own processes and root may connect (SO_PEERCRED).
  */
 #ifndef PB_CTL_H

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,38 @@ struct transfer {
 	bool refused_address;
 };
 
+/*
+ * libcurl builds each request (headers and, for small ones, the body with
+ * its secrets) in heap blocks it frees without clearing; these allocators
+ * zero every block it frees or outgrows.
+ */
+static void wiping_free(void *p)
+{
+	if (p != NULL) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+static void *wiping_realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (p == NULL)
+		return malloc(n);
+	old = malloc_usable_size(p);
+	if ((q = malloc(n > 0 ? n : 1)) == NULL)
+		return NULL;
+	memcpy(q, p, old < n ? old : n);
+	wiping_free(p);
+	return q;
+}
+
 int pb_http_init(struct pb_err *err)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc,
+				 strdup, calloc) != CURLE_OK)
 		return pb_fail(err, PB_E_INTERNAL, "cannot initialise libcurl");
 	return 0;
 }

@@ -150,6 +150,14 @@ char *pb_strdup(const char *s)
 	return s == NULL ? NULL : strdup(s);
 }
 
+time_t pb_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
 void pb_time_format(time_t t, char out[32])
 {
 	struct tm tm;

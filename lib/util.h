@@ -66,6 +66,13 @@ void pb_wipe_free(char *s);
 /* strdup that returns NULL for NULL */
 char *pb_strdup(const char *s);
 
+/*
+ * The wall clock, in seconds, read precisely: time() reads the coarse
+ * clock, which can lag a timer that just fired by a tick, and then a token
+ * whose second has come would not yet count as expired.
+ */
+time_t pb_now(void);
+
 /* "2026-11-23T11:13:44Z" into out (>= 21 bytes). */
 void pb_time_format(time_t t, char out[32]);
 /*

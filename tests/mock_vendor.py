@@ -19,7 +19,10 @@ Control (not counted in the stats):
                               "expires_in": raw JSON value to send instead)
   POST /_mock/fault           {"path": P|"*", "mode": M, "count": N,
                                "retry_after": S, "delay": S}; mode "none"
-                              clears the fault on P
+                              clears the fault on P; for 429,
+                              "headers": [names] picks which of
+                              Retry-After, X-RateLimit-Retry-After go out
+                              (default both)
   POST /_mock/reset           clear faults, config and all issued tokens
   POST /_mock/revoke-refresh  invalidate every refresh token
   GET  /_mock/stats           {"requests": [...], "counts": {path: n},
@@ -42,6 +45,7 @@ import json
 import os
 import secrets
 import select
+import socket
 import signal
 import ssl
 import sys
@@ -324,7 +328,8 @@ def fault_before(mode, f, vendor):
         "500": lambda: Resp(500, "<h1>Server Error (500)</h1>", "text/html"),
         "503": lambda: Resp(503, HTML_503, "text/html"),
         "429": lambda: Resp(429, vendor.rate_limited(ra).body,
-                            headers={"Retry-After": str(ra), "X-RateLimit-Retry-After": str(ra)}),
+                            headers={h: str(ra) for h in f.get(
+                                "headers", ["Retry-After", "X-RateLimit-Retry-After"])}),
         "malformed": lambda: Resp(200, '{"access_token": "abc'),
         "html": lambda: Resp(200, "<html><body><h1>Welcome!</h1></body></html>", "text/html"),
         "missing-field": lambda: Resp(200, {}),
@@ -549,6 +554,9 @@ class MockServer(ThreadingHTTPServer):
         # The TLS handshake runs here, in the request's own thread, so a
         # client that stalls (or refuses our certificate) blocks nobody.
         request.settimeout(65)
+        # headers and body go out as two writes: without this, Nagle and
+        # the client's delayed ACK cost 40 ms per request
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls is None:
             return super().finish_request(request, client_address)
         try:

@@ -125,6 +125,10 @@ api_key = test-apivideo-key
 [unith]
 email = user@example.com
 secret_key = test-unith-secret
+
+[unith2]
+email = user@example.com
+secret_key = test-unith-secret
 EOF
 chmod 0600 "$T/home/alice/.config/pam_bearer/credentials"
 own -R "$AU:$AG" "$T/run/$AU" "$T/home/alice"
@@ -151,6 +155,9 @@ profile() { # NAME VENDOR BASE_URL [extra lines]
 { defaults; profile apivideo apivideo "$MOCK"; profile unith unith "$MOCK"; } >"$T/conf/main.conf"
 { defaults; profile apivideo apivideo "https://127.0.0.1:$CLOSED_PORT"; } >"$T/conf/down.conf"
 { defaults; profile apivideo apivideo "$MOCK" "users = bob" "groups = nosuchgroup"; } >"$T/conf/onlybob.conf"
+# a profile the refresher started from main.conf does not know (so a
+# session with it takes the slow path while that refresher runs)
+{ defaults; profile unith2 unith "$MOCK"; } >"$T/conf/solo.conf"
 # line 5 is not INI: the module must name broken.conf:5
 {
 	echo "# a broken config"
@@ -209,6 +216,9 @@ service pb_ignoreroot "$R" "config=$C/main.conf profiles=apivideo nodaemon debug
 service pb_norundir   "$T/run/missing-$AU" "config=$C/main.conf profiles=apivideo nodaemon"
 service pb_noenv      -   "config=$C/main.conf profiles=apivideo nodaemon"
 service pb_linkrundir "$T/run/link-$AU" "config=$C/main.conf profiles=apivideo nodaemon"
+# with the refresher (no nodaemon): the session-lifecycle tests
+service pb_daemon       "$R" "config=$C/main.conf profiles=apivideo"
+service pb_daemon_solo  "$R" "config=$C/solo.conf"
 if [ "$ROOT" = 1 ]; then
 	service pb_sys        "$R" "config=$C/sys.conf nodaemon timeout=5"
 	service pb_foreignrundir "$T/run/foreign-$AU" "config=$C/main.conf profiles=apivideo nodaemon"

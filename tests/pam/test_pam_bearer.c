@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -1450,6 +1451,226 @@ static void test_no_profile_applies(void **state)
 	assert_false(exists(TOKDIR));
 }
 
+/* ------------------------------------------------------------------ the refresher */
+
+/*
+ * Our refreshers: `bearer-token ... daemon ...` processes naming T (their
+ * --config) in argv and running as alice. The uid comes from the Uid: line
+ * of /proc/PID/status: a refresher is not dumpable, so its other /proc
+ * files belong to root. A zombie has no argv and does not count. The
+ * first PIDs go into pids (up to max); returns how many there are.
+ */
+static int find_refreshers(pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		char path[64], *cmd, *status, *uidline;
+		size_t len = 0;
+		bool daemon = false, named = false;
+		const char *base;
+		long uid = -1;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		xsnprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		cmd = read_all(path, &len);
+		if (cmd == NULL || len == 0) {
+			free(cmd);
+			continue;
+		}
+		base = strrchr(cmd, '/');
+		base = base ? base + 1 : cmd;
+		for (size_t off = 0; off < len; off += strlen(cmd + off) + 1) {
+			daemon |= strcmp(cmd + off, "daemon") == 0;
+			named |= strstr(cmd + off, T) != NULL;
+		}
+		if (strcmp(base, "bearer-token") == 0 && daemon && named) {
+			xsnprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+			status = read_all(path, NULL);
+			uidline = status != NULL ? strstr(status, "\nUid:") : NULL;
+			if (uidline != NULL)
+				uid = strtol(uidline + strlen("\nUid:"), NULL, 10);
+			free(status);
+			if (uid == (long)U) {
+				if (n < max)
+					pids[n] = (pid_t)atol(e->d_name);
+				n++;
+			}
+		}
+		free(cmd);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Wait up to ms for exactly `want` refreshers; how many there were last, the first in *pid. */
+static int wait_refreshers(int want, long ms, pid_t *pid)
+{
+	double end = now() + (double)ms / 1000.0;
+	pid_t pids[8];
+	int n;
+
+	for (;;) {
+		n = find_refreshers(pids, 8);
+		if (n == want || now() > end)
+			break;
+		sleep_ms(20);
+	}
+	if (pid != NULL)
+		*pid = n > 0 ? pids[0] : 0;
+	return n;
+}
+
+/* There is exactly one refresher, and it is `pid` (0: any); returns its PID. */
+static pid_t assert_one_refresher(pid_t pid, const char *when)
+{
+	pid_t got = 0;
+	int n = wait_refreshers(1, 2000, &got);
+
+	if (n != 1)
+		fail_msg("%s: %d refresher processes, want 1", when, n);
+	if (pid != 0 && got != pid)
+		fail_msg("%s: the refresher is now PID %ld, was %ld", when, (long)got, (long)pid);
+	print_message("# %s: one refresher, PID %ld\n", when, (long)got);
+	return got;
+}
+
+/* The refresher stops within ms, leaving no daemon.sock and a free daemon.lock. */
+static void assert_refresher_gone(long ms, const char *when)
+{
+	double t0 = now();
+	char path[PATH_MAX];
+	int n = wait_refreshers(0, ms, NULL), fd;
+
+	if (n != 0)
+		fail_msg("%s: %d refresher(s) still running %ld ms later", when, n, ms);
+	print_message("# %s: the refresher stopped after %.0f ms\n", when, (now() - t0) * 1000.0);
+	xsnprintf(path, sizeof(path), "%s/daemon.sock", TOKDIR);
+	if (exists(path))
+		fail_msg("%s: daemon.sock left behind", when);
+	xsnprintf(path, sizeof(path), "%s/daemon.lock", TOKDIR);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+			fail_msg("%s: daemon.lock is still held", when);
+		close(fd);
+	}
+}
+
+/* Whatever a failed test left running must not disturb the next ones. */
+static int teardown_refresher(void **state)
+{
+	pid_t pids[64];
+	int n = find_refreshers(pids, 64);
+
+	for (int i = 0; i < n && i < 64; i++)
+		kill(pids[i], SIGKILL);
+	return teardown(state);
+}
+
+/*
+ * (15) Sessions share one refresher (issue 4): a nodaemon session starts
+ * none; a session without nodaemon starts one; a second session on the
+ * slow path (its profile, from another config, has no token yet) finds it
+ * and starts no other; closing the first keeps it; closing the last stops
+ * it within 1 s, with no daemon.sock left and daemon.lock free.
+ */
+static void test_refresher_two_sessions(void **state)
+{
+	struct sess s0, s1, s2;
+	pid_t pid;
+	(void)state;
+
+	sess_open(&s0, "pb", "alice", PAM_SUCCESS);
+	sess_end(&s0, true);
+	if (wait_refreshers(0, 300, NULL) != 0)
+		fail_msg("a nodaemon session started a refresher");
+
+	sess_open(&s1, "pb_daemon", "alice", PAM_SUCCESS);
+	assert_true(s1.spawned);
+	pid = assert_one_refresher(0, "first session open");
+	sess_open(&s2, "pb_daemon_solo", "alice", PAM_SUCCESS);
+	assert_true(s2.spawned);   /* the slow path: unith2 had no token yet */
+	assert_profile_files("unith2", "unith", NULL);
+	sleep_ms(300);
+	assert_one_refresher(pid, "second session open");
+
+	sess_end(&s1, true);
+	sleep_ms(500);
+	assert_one_refresher(pid, "first session closed");
+	sess_end(&s2, true);
+	assert_refresher_gone(1000, "last session closed");
+}
+
+/*
+ * (16) A session on the fast path (every token still good: no process, no
+ * request) still registers with the running refresher, so the refresher
+ * runs until the last session closes, whatever the order: three sessions,
+ * the first on the slow path, closed second, first, third.
+ */
+static void test_refresher_fast_path(void **state)
+{
+	struct sess s1, s2, s3;
+	pid_t pid;
+	int total;
+	(void)state;
+
+	sess_open(&s1, "pb_daemon", "alice", PAM_SUCCESS);
+	assert_true(s1.spawned);
+	pid = assert_one_refresher(0, "first session open");
+	total = mock_total();
+	sess_open(&s2, "pb_daemon", "alice", PAM_SUCCESS);
+	assert_no_helper(&s2);
+	sess_open(&s3, "pb_daemon", "alice", PAM_SUCCESS);
+	assert_no_helper(&s3);
+	assert_tokdir_env(&s3);
+	assert_int_equal(mock_total(), total);
+	assert_one_refresher(pid, "two more sessions on the fast path");
+
+	sess_end(&s2, true);
+	sleep_ms(500);
+	assert_one_refresher(pid, "a fast-path session closed");
+	sess_end(&s1, true);
+	sleep_ms(500);
+	assert_one_refresher(pid, "the session that started it closed");
+	sess_end(&s3, true);
+	assert_refresher_gone(1000, "the last (fast-path) session closed");
+}
+
+/*
+ * (17) Tokens still good but no refresher answering (it was stopped): the
+ * fast path does not count, the next session starts a new refresher (no
+ * request: the tokens are good), and that one stops when its session ends.
+ */
+static void test_refresher_restarted(void **state)
+{
+	struct sess s1, s2;
+	pid_t pid1, pid2;
+	int total;
+	(void)state;
+
+	sess_open(&s1, "pb_daemon", "alice", PAM_SUCCESS);
+	pid1 = assert_one_refresher(0, "first session open");
+	assert_int_equal(kill(pid1, SIGTERM), 0);
+	if (wait_refreshers(0, 1000, NULL) != 0)
+		fail_msg("the refresher did not stop on SIGTERM");
+	total = mock_total();
+	sess_open(&s2, "pb_daemon", "alice", PAM_SUCCESS);
+	assert_true(s2.spawned);   /* nobody answered on the fast path: the slow one */
+	assert_int_equal(mock_total(), total);
+	pid2 = assert_one_refresher(0, "second session open");
+	assert_true(pid2 != pid1);
+	sess_end(&s1, true);   /* a session the new refresher never knew */
+	sleep_ms(300);
+	assert_one_refresher(pid2, "the first (unknown) session closed");
+	sess_end(&s2, true);
+	assert_refresher_gone(1000, "its session closed");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1473,6 +1694,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_option_value, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles_subset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_profile_applies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresher_two_sessions, setup, teardown_refresher),
+		cmocka_unit_test_setup_teardown(test_refresher_fast_path, setup, teardown_refresher),
+		cmocka_unit_test_setup_teardown(test_refresher_restarted, setup, teardown_refresher),
 	};
 	const char *bob;
 
