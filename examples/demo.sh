@@ -6,7 +6,7 @@
 # through pam_wrapper/nss_wrapper so nothing on this machine changes; the
 # module runs bearer-token as that user, the token files appear, and curl
 # uses the header file against the mock's protected resource. A second
-# session then shows the fast path: no request at all.
+# session then makes no request at all: the token on disk is still good.
 set -u
 : "${BEARER_TOKEN_BIN:?run me with make demo}"
 . "$TESTS_SRCDIR/lib.sh"
