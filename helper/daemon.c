@@ -186,7 +186,7 @@ static void run_job(struct daemon *d, struct job *j, bool force, long min_valid,
 {
 	enum pb_outcome outcome;
 	struct pb_meta m;
-	char when[32], msg[600];
+	char text[128], msg[600];
 	long long started = wall_ms();
 
 	expire_if_due(d, j->p);
@@ -202,12 +202,8 @@ static void run_job(struct daemon *d, struct job *j, bool force, long min_valid,
 		schedule_from_disk(d, j, outcome == PB_CACHED ? 0 : started);
 		if (outcome == PB_CACHED)
 			return;
-		if (pb_store_read_meta(&d->c->ctx.store, j->p->name, &m, NULL) == 0 && m.has_expiry)
-			pb_time_format(m.expires_at, when);
-		else
-			snprintf(when, sizeof(when), "never");
-		syslog(LOG_INFO, "%s: token %s, expires %s", j->p->name,
-		       outcome == PB_REFRESHED ? "refreshed" : "obtained", when);
+		pb_renew_describe(&d->c->ctx, j->p, outcome, text, sizeof(text));
+		syslog(LOG_INFO, "%s: token %s", j->p->name, text);
 		return;
 	}
 	if (err->code == PB_E_PERM || err->code == PB_E_CONFIG) {

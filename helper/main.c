@@ -474,14 +474,9 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 /* Renew one profile now and say how it went; returns its exit code. */
 static int refresh_one(struct cli *c, const struct pb_profile *p)
 {
-	static const char *const said[] = {
-		[PB_CACHED] = "still valid", [PB_OBTAINED] = "obtained",
-		[PB_REFRESHED] = "refreshed", [PB_KEPT_NEWER] = "a newer token is already stored",
-	};
 	enum pb_outcome outcome;
-	struct pb_meta m;
 	struct pb_err err;
-	char when[32];
+	char text[128];
 	int rc;
 
 	pb_err_clear(&err);
@@ -492,12 +487,8 @@ static int refresh_one(struct cli *c, const struct pb_profile *p)
 		outcome = PB_REFRESHED;     /* the refresher did it; the files say how it went */
 	else if (pb_renew(&c->ctx, p, 0, true, &outcome, &err) < 0)
 		return cli_report(&err);
-	if (pb_store_read_meta(&c->ctx.store, p->name, &m, &err) == 0 && m.has_expiry) {
-		pb_time_format(m.expires_at, when);
-		printf("%s: %s, expires %s\n", p->name, said[outcome], when);
-	} else {
-		printf("%s: %s, never expires\n", p->name, said[outcome]);
-	}
+	pb_renew_describe(&c->ctx, p, outcome, text, sizeof(text));
+	printf("%s: %s\n", p->name, text);
 	return 0;
 }
 

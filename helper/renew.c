@@ -17,28 +17,27 @@ bool pb_ctx_applies(const struct pb_ctx *ctx, const struct pb_profile *p)
 	return pb_profile_applies(p, ctx->user, ctx->gids, ctx->ngids);
 }
 
-/* Is the token described by m good enough to hand out as it is? */
-static bool good_enough(const struct pb_ctx *ctx, const struct pb_profile *p,
-			const struct pb_meta *m, long min_valid)
+void pb_renew_describe(const struct pb_ctx *ctx, const struct pb_profile *p,
+		       enum pb_outcome outcome, char *out, size_t len)
 {
-	char *token = NULL;
-	bool ok;
+	static const char *const said[] = {
+		[PB_CACHED] = "still valid", [PB_OBTAINED] = "obtained",
+		[PB_REFRESHED] = "refreshed", [PB_KEPT_NEWER] = "renewed elsewhere",
+	};
+	struct pb_meta m;
+	char when[32];
 
-	if (m->state != PB_STATE_VALID ||
-	    !pb_token_fresh(m->has_expiry, m->obtained_at, m->expires_at, time(NULL), min_valid))
-		return false;
-	/* the .json says valid: make sure the token file really is there */
-	ok = pb_store_read_token(&ctx->store, p->name, &token, NULL) == 0;
-	pb_wipe_free(token);
-	return ok;
+	if (pb_store_read_meta(&ctx->store, p->name, &m, NULL) == 0 && m.has_expiry) {
+		pb_time_format(m.expires_at, when);
+		snprintf(out, len, "%s, expires %s", said[outcome], when);
+	} else {
+		snprintf(out, len, "%s, never expires", said[outcome]);
+	}
 }
 
 bool pb_token_good(const struct pb_ctx *ctx, const struct pb_profile *p, long min_valid)
 {
-	struct pb_meta m;
-
-	return pb_store_read_meta(&ctx->store, p->name, &m, NULL) == 0 &&
-	       good_enough(ctx, p, &m, min_valid);
+	return pb_store_token_fresh(&ctx->store, p->name, min_valid);
 }
 
 /*
@@ -149,19 +148,19 @@ int pb_renew(struct pb_ctx *ctx, const struct pb_profile *p, long min_valid, boo
 	int lockfd = -1, rc = -1;
 
 	pb_err_clear(err);
-	if (pb_store_read_meta(&ctx->store, p->name, &before, err) < 0)
-		return -1;
-	if (!force && good_enough(ctx, p, &before, min_valid)) {
+	if (!force && pb_token_good(ctx, p, min_valid)) {
 		*outcome = PB_CACHED;
 		return 0;
 	}
+	if (pb_store_read_meta(&ctx->store, p->name, &before, err) < 0)
+		return -1;
 	/* a concurrent fetch can take up to its own timeout; wait a little longer */
 	if (pb_store_lock(&ctx->store, p->name, p->timeout + 1.0, &lockfd, err) < 0)
 		return -1;
 	/* whoever held the lock may have just done our work */
 	if (pb_store_read_meta(&ctx->store, p->name, &m, err) < 0)
 		goto done;
-	if (m.obtained_at > before.obtained_at && good_enough(ctx, p, &m, min_valid)) {
+	if (m.obtained_at > before.obtained_at && pb_token_good(ctx, p, min_valid)) {
 		*outcome = PB_CACHED;
 		rc = 0;
 		goto done;

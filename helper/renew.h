@@ -40,6 +40,14 @@ enum pb_outcome {
 int pb_renew(struct pb_ctx *ctx, const struct pb_profile *p, long min_valid, bool force,
 	     enum pb_outcome *outcome, struct pb_err *err);
 
+/*
+ * How a successful renewal went, for a person: "obtained, expires
+ * 2026-11-23T12:00:00Z", "still valid, never expires", ... (CLI output,
+ * the module's log line, the refresher's log line).
+ */
+void pb_renew_describe(const struct pb_ctx *ctx, const struct pb_profile *p,
+		       enum pb_outcome outcome, char *out, size_t len);
+
 /* Is p's token on disk good for min_valid more seconds, and past the refresh margin? */
 bool pb_token_good(const struct pb_ctx *ctx, const struct pb_profile *p, long min_valid);
 

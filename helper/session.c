@@ -27,14 +27,6 @@
 
 #define MAX_SECRETS_IN (1024 * 1024)
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* All of stdin (the module closes it after the secrets), capped. */
 static int read_input(struct pb_buf *in, struct pb_err *err)
 {
@@ -62,18 +54,13 @@ static void send_result(const char *profile, int code, const char *text)
 }
 
 /* Renew one profile (in its own process) and report on it. */
-static void renew_one(struct cli *c, const struct pb_profile *orig, double deadline)
+static void renew_one(struct cli *c, const struct pb_profile *orig, long long deadline)
 {
-	static const char *const said[] = {
-		[PB_CACHED] = "still valid", [PB_OBTAINED] = "obtained",
-		[PB_REFRESHED] = "refreshed", [PB_KEPT_NEWER] = "renewed elsewhere",
-	};
 	struct pb_profile p = *orig;
 	enum pb_outcome outcome;
-	struct pb_meta m;
 	struct pb_err err;
-	char text[128], when[32];
-	double left = deadline - now_s();
+	char text[128];
+	double left = (double)(deadline - pb_monotonic_ms()) / 1000.0;
 
 	/* no exchange may outlive the module's deadline */
 	if (left < 0.1)
@@ -84,12 +71,7 @@ static void renew_one(struct cli *c, const struct pb_profile *orig, double deadl
 		send_result(p.name, err.code, err.msg);
 		return;
 	}
-	if (pb_store_read_meta(&c->ctx.store, p.name, &m, NULL) == 0 && m.has_expiry) {
-		pb_time_format(m.expires_at, when);
-		snprintf(text, sizeof(text), "%s, expires %s", said[outcome], when);
-	} else {
-		snprintf(text, sizeof(text), "%s, never expires", said[outcome]);
-	}
+	pb_renew_describe(&c->ctx, &p, outcome, text, sizeof(text));
 	send_result(p.name, PB_OK, text);
 }
 
@@ -121,15 +103,15 @@ static void spawn_refresher(struct cli *c, const char *session)
  * the refresher itself: the tokens are in place either way.
  */
 /* Milliseconds left before the deadline, at most cap (and at least 1). */
-static long left_ms(double deadline, long cap)
+static long left_ms(long long deadline, long cap)
 {
-	long left = (long)((deadline - now_s()) * 1000.0);
+	long long left = deadline - pb_monotonic_ms();
 
-	return left < 1 ? 1 : left > cap ? cap : left;
+	return left < 1 ? 1 : left > cap ? cap : (long)left;
 }
 
 static void start_refresher(struct cli *c, const char *session, const struct pb_creds *secrets,
-			    double deadline)
+			    long long deadline)
 {
 	struct pb_buf req = { 0 }, reply = { 0 };
 	int dirfd = c->ctx.store.dirfd;
@@ -139,7 +121,7 @@ static void start_refresher(struct cli *c, const char *session, const struct pb_
 	pb_buf_wipe(&reply);
 	if (!running) {
 		spawn_refresher(c, session);
-		while (now_s() < deadline &&
+		while (pb_monotonic_ms() < deadline &&
 		       pb_ctl_call(dirfd, uid, "ping\n", 5, left_ms(deadline, 200), &reply) < 0)
 			usleep(10000);
 		pb_buf_wipe(&reply);
@@ -179,7 +161,7 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 	struct pb_creds secrets = { .path = NULL };
 	struct pb_buf input = { 0 };
 	struct pb_err err;
-	double deadline;
+	long long deadline;
 	long deadline_ms = 5000;
 	const char *session = NULL;
 	bool nodaemon = false;
@@ -200,7 +182,7 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 	first++;
 	argc -= first;
 	argv += first;
-	deadline = now_s() + (double)deadline_ms / 1000.0;
+	deadline = pb_monotonic_ms() + deadline_ms;
 	if (read_input(&input, &err) < 0 ||
 	    pb_proto_read_secrets(input.data != NULL ? input.data : "", input.len, &secrets,
 				  &err) < 0 ||

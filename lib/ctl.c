@@ -40,18 +40,10 @@ done:
 	return fd;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 int pb_ctl_call(int dirfd, uid_t uid, const char *request, size_t len, long timeout_ms,
 		struct pb_buf *reply)
 {
-	long deadline = now_ms() + timeout_ms;
+	long long deadline = pb_monotonic_ms() + timeout_ms;
 	size_t sent = 0;
 	char buf[1024];
 	int fd, rc = -1;
@@ -70,7 +62,7 @@ int pb_ctl_call(int dirfd, uid_t uid, const char *request, size_t len, long time
 	shutdown(fd, SHUT_WR);
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long left = deadline - now_ms();
+		long long left = deadline - pb_monotonic_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)

@@ -29,6 +29,7 @@
 
 #include <json-c/json.h>
 
+#include "expiry.h"
 #include "store.h"
 
 #define STORE_FILE_MAX (64 * 1024)    /* the most we read from any file */
@@ -969,18 +970,33 @@ done:
  * clock, not marked expired, and P.token really there (a regular file of
  * ours; not read, so no secret is touched)?
  */
-static bool token_on_disk(const struct pb_store *st, const char *profile,
-			  const struct pb_meta *m, time_t now)
+/* Is P.token there: a non-empty regular file of the user's? (without reading it) */
+static bool token_file_present(const struct pb_store *st, const char *profile)
 {
 	char name[STORE_NAME_MAX];
 	struct stat sb;
 
-	if (m->obtained_at == 0 || m->state == PB_STATE_EXPIRED || m->state == PB_STATE_NONE ||
-	    (m->has_expiry && m->expires_at <= now))
-		return false;
 	snprintf(name, sizeof(name), "%s.token", profile);
 	return fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
 	       sb.st_uid == st->uid && sb.st_size > 0;
+}
+
+static bool token_on_disk(const struct pb_store *st, const char *profile,
+			  const struct pb_meta *m, time_t now)
+{
+	if (m->obtained_at == 0 || m->state == PB_STATE_EXPIRED || m->state == PB_STATE_NONE ||
+	    (m->has_expiry && m->expires_at <= now))
+		return false;
+	return token_file_present(st, profile);
+}
+
+bool pb_store_token_fresh(const struct pb_store *st, const char *profile, long min_valid)
+{
+	struct pb_meta m;
+
+	return pb_store_read_meta(st, profile, &m, NULL) == 0 && m.state == PB_STATE_VALID &&
+	       pb_token_fresh(m.has_expiry, m.obtained_at, m.expires_at, pb_now(), min_valid) &&
+	       token_file_present(st, profile);
 }
 
 /*
@@ -1045,14 +1061,6 @@ int pb_store_expire(const struct pb_store *st, const char *profile, struct pb_er
 }
 
 /* CLOCK_MONOTONIC in seconds. */
-static double monotonic_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * P.lock is created once and never removed. Removing a lock file on unlock
  * opens the classic race (one process locks the unlinked inode, the next
@@ -1065,7 +1073,7 @@ int pb_store_lock(const struct pb_store *st, const char *profile, double timeout
 	char name[STORE_NAME_MAX];
 	struct stat sb;
 	struct timespec pause;
-	double deadline, left;
+	long long deadline, left;
 	int fd = -1, rc = -1;
 
 	*lockfd = -1;
@@ -1088,7 +1096,7 @@ int pb_store_lock(const struct pb_store *st, const char *profile, double timeout
 	}
 	if (!(timeout > 0))    /* NaN too */
 		timeout = 0;
-	deadline = monotonic_now() + timeout;
+	deadline = pb_monotonic_ms() + (long long)(timeout * 1000.0);
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EINTR)
 			continue;
@@ -1097,13 +1105,13 @@ int pb_store_lock(const struct pb_store *st, const char *profile, double timeout
 				strerror(errno));
 			goto done;
 		}
-		left = deadline - monotonic_now();
+		left = deadline - pb_monotonic_ms();
 		if (left <= 0) {
 			pb_fail(err, PB_E_TEMP, "another bearer-token is renewing %s", profile);
 			goto done;
 		}
 		pause.tv_sec = 0;
-		pause.tv_nsec = left * 1e9 < LOCK_POLL_NS ? (long)(left * 1e9) + 1 : LOCK_POLL_NS;
+		pause.tv_nsec = left * 1000000 < LOCK_POLL_NS ? (long)(left * 1000000) : LOCK_POLL_NS;
 		nanosleep(&pause, NULL);
 	}
 	*lockfd = fd;

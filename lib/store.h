@@ -72,6 +72,14 @@ int pb_store_read_meta(const struct pb_store *st, const char *profile,
  */
 int pb_store_read(const struct pb_store *st, const char *profile, const char *ext,
 		  struct pb_buf *out, struct pb_err *err);
+/*
+ * Is P's token good to hand out as it is: .json says valid, it outlives the
+ * refresh margin and min_valid more seconds (pb_token_fresh), and P.token is
+ * there? Reads no secret. The PAM module's fast path and every renewal
+ * decision ask this.
+ */
+bool pb_store_token_fresh(const struct pb_store *st, const char *profile, long min_valid);
+
 /* 0 and a malloc()ed token (wipe it), 1 absent, -1 error */
 int pb_store_read_token(const struct pb_store *st, const char *profile,
 			char **token, struct pb_err *err);

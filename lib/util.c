@@ -158,6 +158,14 @@ time_t pb_now(void)
 	return ts.tv_sec;
 }
 
+long long pb_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 void pb_time_format(time_t t, char out[32])
 {
 	struct tm tm;

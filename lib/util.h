@@ -73,6 +73,9 @@ char *pb_strdup(const char *s);
  */
 time_t pb_now(void);
 
+/* Milliseconds on the monotonic clock, for deadlines and timeouts. */
+long long pb_monotonic_ms(void);
+
 /* "2026-11-23T11:13:44Z" into out (>= 21 bytes). */
 void pb_time_format(time_t t, char out[32]);
 /*

@@ -27,7 +27,6 @@
 #include "config.h"
 #include "creds.h"
 #include "ctl.h"
-#include "expiry.h"
 #include "proto.h"
 #include "session.h"
 #include "spawn.h"
@@ -46,6 +45,8 @@ struct session {
 	const struct passwd *pw;
 	struct pb_config cfg;
 	bool cfg_loaded;
+	gid_t groups[MAX_GROUPS];             /* the user's groups, looked up once */
+	size_t ngroups;
 	const struct pb_profile **profiles;   /* those that apply, in config order */
 	bool *seen;                           /* seen[i]: the helper reported on profiles[i] */
 	size_t nprofiles;
@@ -98,13 +99,14 @@ static int load_config(struct session *s)
 /* Keep the profiles that profiles= names and whose users/groups include the user. */
 static int select_profiles(struct session *s)
 {
-	gid_t gids[MAX_GROUPS];
 	int ngids = MAX_GROUPS;
 
-	if (getgrouplist(s->pw->pw_name, s->pw->pw_gid, gids, &ngids) < 0) {
-		gids[0] = s->pw->pw_gid;
+	/* also the groups the helper runs with (spawn.c): one NSS lookup per login */
+	if (getgrouplist(s->pw->pw_name, s->pw->pw_gid, s->groups, &ngids) < 0) {
+		s->groups[0] = s->pw->pw_gid;   /* more than MAX_GROUPS: the primary group only */
 		ngids = 1;
 	}
+	s->ngroups = (size_t)ngids;
 	s->profiles = calloc(s->cfg.nprofiles + 1, sizeof(*s->profiles));
 	s->seen = calloc(s->cfg.nprofiles + 1, sizeof(*s->seen));
 	if (s->profiles == NULL || s->seen == NULL)
@@ -113,7 +115,7 @@ static int select_profiles(struct session *s)
 		const struct pb_profile *p = &s->cfg.profiles[i];
 
 		if (pb_options_want_profile(s->o, p->name) &&
-		    pb_profile_applies(p, s->user, gids, (size_t)ngids))
+		    pb_profile_applies(p, s->user, s->groups, s->ngroups))
 			s->profiles[s->nprofiles++] = p;
 	}
 	if (s->nprofiles == 0) {
@@ -155,21 +157,6 @@ static int find_runtime_dir(struct session *s)
 	return PAM_SUCCESS;
 }
 
-/* Does profile p have a token on disk that outlives the refresh margin? */
-static bool profile_fresh(const struct pb_store *st, const struct pb_profile *p, time_t now)
-{
-	struct pb_meta m;
-	struct stat sb;
-	char name[80];
-
-	if (pb_store_read_meta(st, p->name, &m, NULL) != 0 || m.state != PB_STATE_VALID ||
-	    !pb_token_fresh(m.has_expiry, m.obtained_at, m.expires_at, now, 0))
-		return false;
-	snprintf(name, sizeof(name), "%s.token", p->name);
-	return fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
-	       sb.st_uid == st->uid;
-}
-
 /*
  * Send one line to the user's refresher, if one runs: 0 when it answered.
  * With the user's fs identity, through the checked token dir; the socket
@@ -201,7 +188,6 @@ static bool all_fresh(struct session *s)
 {
 	PAM_MODUTIL_DEF_PRIVS(privs);
 	struct pb_store st = { .dirfd = -1 };
-	time_t now = time(NULL);
 	bool fresh = true;
 
 	if (pam_modutil_drop_priv(s->pamh, &privs, s->pw) != 0)
@@ -209,7 +195,7 @@ static bool all_fresh(struct session *s)
 	if (pb_store_open(s->runtime_dir, s->pw->pw_uid, false, &st, NULL) < 0)
 		fresh = false;
 	for (size_t i = 0; fresh && i < s->nprofiles; i++)
-		fresh = profile_fresh(&st, s->profiles[i], now);
+		fresh = pb_store_token_fresh(&st, s->profiles[i]->name, 0);
 	if (fresh && !s->o->nodaemon && notify_refresher(&st, "session-open", s->session) < 0)
 		fresh = false;
 	pb_store_close(&st);
@@ -377,6 +363,8 @@ static int run_helper(struct session *s)
 	for (size_t i = 0; i < s->nprofiles; i++)
 		argv[n++] = s->profiles[i]->name;
 	spawn.pw = s->pw;
+	spawn.groups = s->groups;
+	spawn.ngroups = s->ngroups;
 	spawn.argv = argv;
 	spawn.envp = env;
 	spawn.input = input.data;

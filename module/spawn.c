@@ -26,11 +26,9 @@
 #include "spawn.h"
 
 #define MAX_OUTPUT (64 * 1024)
-#define MAX_GROUPS 256
 
 /* The child: never returns. Exit 126: could not drop privileges; 127: could not exec. */
-static void child(const struct pb_spawn *s, int in_fd, int out_fd, const gid_t *groups,
-		  size_t ngroups)
+static void child(const struct pb_spawn *s, int in_fd, int out_fd)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	/* execve() takes char *const[] for historical reasons; it writes through neither */
@@ -50,7 +48,7 @@ static void child(const struct pb_spawn *s, int in_fd, int out_fd, const gid_t *
 	close_range(3, ~0U, 0);
 	if (setsid() < 0 || chdir("/") < 0)
 		_exit(126);
-	if (setgroups(ngroups, groups) < 0 || setgid(s->pw->pw_gid) < 0 ||
+	if (setgroups(s->ngroups, s->groups) < 0 || setgid(s->pw->pw_gid) < 0 ||
 	    setuid(s->pw->pw_uid) < 0)
 		_exit(126);
 	if (s->pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
@@ -58,14 +56,6 @@ static void child(const struct pb_spawn *s, int in_fd, int out_fd, const gid_t *
 	umask(077);
 	execve(s->argv[0], argv.out, envp.out);
 	_exit(127);
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 /* Read what is there into out (capped); false at EOF or error. */
@@ -90,7 +80,7 @@ static bool drain(int fd, struct pb_buf *out)
 static bool supervise(const struct pb_spawn *s, int pidfd, int *in_fd, int out_fd,
 		      struct pb_buf *out)
 {
-	long deadline = now_ms() + s->timeout_ms;
+	long long deadline = pb_monotonic_ms() + s->timeout_ms;
 	size_t written = 0;
 	bool exited = pidfd < 0;    /* without a pidfd, EOF on its stdout has to do */
 
@@ -100,7 +90,7 @@ static bool supervise(const struct pb_spawn *s, int pidfd, int *in_fd, int out_f
 			{ .fd = *in_fd, .events = POLLOUT },
 			{ .fd = exited ? -1 : pidfd, .events = POLLIN },
 		};
-		long left = deadline - now_ms();
+		long long left = deadline - pb_monotonic_ms();
 
 		if (left <= 0)
 			return true;
@@ -126,24 +116,10 @@ static bool supervise(const struct pb_spawn *s, int pidfd, int *in_fd, int out_f
 	return false;
 }
 
-/* The user's supplementary groups, computed before fork(). */
-static size_t user_groups(const struct passwd *pw, gid_t *groups)
-{
-	int n = MAX_GROUPS;
-
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0) {
-		groups[0] = pw->pw_gid;   /* more than MAX_GROUPS: the primary group only */
-		return 1;
-	}
-	return (size_t)n;
-}
-
 int pb_spawn_run(pam_handle_t *pamh, const struct pb_spawn *s, struct pb_spawn_result *r)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, old_chld;
 	sigset_t all, old_mask;
-	gid_t groups[MAX_GROUPS];
-	size_t ngroups = user_groups(s->pw, groups);
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, pidfd = -1, rc = -1;
 	pid_t pid;
 
@@ -158,7 +134,7 @@ int pb_spawn_run(pam_handle_t *pamh, const struct pb_spawn *s, struct pb_spawn_r
 	pthread_sigmask(SIG_BLOCK, &all, &old_mask);   /* no host handler runs in the child */
 	pid = fork();
 	if (pid == 0)
-		child(s, in[0], out[1], groups, ngroups);
+		child(s, in[0], out[1]);
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	close(in[0]);
 	close(out[1]);

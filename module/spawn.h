@@ -12,6 +12,8 @@
 
 struct pb_spawn {
 	const struct passwd *pw;    /* who the helper runs as */
+	const gid_t *groups;        /* with these supplementary groups */
+	size_t ngroups;
 	const char *const *argv;    /* argv[0]: the helper's absolute path */
 	const char *const *envp;    /* the whole environment it gets */
 	const char *input;          /* written to its stdin, then closed (the secrets) */
