@@ -1,0 +1,1 @@
+# fuzz/local.mk - libFuzzer targets for every parser (`make fuzz`).
