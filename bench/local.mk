@@ -1,11 +1,27 @@
-# bench/local.mk - `make bench`: figures, never assertions (not part of make check).
-EXTRA_PROGRAMS = bench/pam_open
+# bench/local.mk - `make bench`: pam_bearer against the pam_exec + curl + jq
+# script admins write today, and against one bare curl (bench/README.md).
+# Figures, never assertions; not part of make check.
+#   make bench                 the full run (about 15 minutes); rewrites
+#                              bench/RESULTS.md and bench/latency.png in the
+#                              source tree
+#   make bench BENCH_QUICK=1   a short run for development; its report goes
+#                              to bench-out/ in the build dir only
+# Raw data (samples, results.tsv, logs): bench-out/ in the build dir.
+EXTRA_PROGRAMS = bench/pam_open bench/timeit
 bench_pam_open_SOURCES = bench/pam_open.c
 bench_pam_open_LDADD = $(PAM_LIBS)
-bench: all $(check_LTLIBRARIES) bench/pam_open
-	@$(AM_TESTS_ENVIRONMENT) BENCH_PAM_OPEN=$(abs_top_builddir)/bench/pam_open \
-		$(SHELL) $(srcdir)/bench/fastpath.sh
+bench_timeit_SOURCES = bench/timeit.c
+BENCH_ENV = $(AM_TESTS_ENVIRONMENT) \
+	BENCH_BIN='$(abs_top_builddir)/bench'; BENCH_SRC='$(abs_top_srcdir)/bench'; \
+	BENCH_OUT='$(abs_top_builddir)/bench-out'; BENCH_QUICK='$(BENCH_QUICK)'; \
+	export BENCH_BIN BENCH_SRC BENCH_OUT BENCH_QUICK;
+bench: all $(check_LTLIBRARIES) $(check_PROGRAMS) bench/pam_open bench/timeit
+	@$(BENCH_ENV) $(SHELL) $(srcdir)/bench/run.sh
 .PHONY: bench
 CLEANFILES += $(EXTRA_PROGRAMS)
-EXTRA_DIST += bench/fastpath.sh
-
+clean-local: clean-bench
+clean-bench:
+	rm -rf bench-out
+.PHONY: clean-bench
+EXTRA_DIST += bench/run.sh bench/lib.sh bench/sessions.sh bench/refresher.sh bench/report.sh \
+	bench/fetch-token.sh bench/RESULTS.md bench/latency.png

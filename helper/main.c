@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 #include "cli.h"
 #include "ctl.h"
 #include "expiry.h"
-#include "http.h"
+#include "format.h"
 #include "proto.h"
 
 static const char usage_text[] =
@@ -26,9 +27,12 @@ static const char usage_text[] =
 	"Keeps short-lived vendor API tokens in $XDG_RUNTIME_DIR/bearer/.\n"
 	"\n"
 	"Commands:\n"
-	"  get PROFILE [--header|--json] [--min-valid SECONDS]\n"
-	"                      print a valid token (or the header line, or the\n"
-	"                      metadata), renewing it first when needed\n"
+	"  get PROFILE [--format=FORMAT] [--min-valid SECONDS]\n"
+	"                      print a valid token, renewing it first when needed;\n"
+	"                      FORMAT: token (the default), header (the header\n"
+	"                      line), json (the metadata), env (shell exports),\n"
+	"                      exec-credential (a Kubernetes ExecCredential);\n"
+	"                      --header and --json are short for the two formats\n"
 	"  status [--json]     every profile, its state and time left\n"
 	"  refresh [PROFILE...]\n"
 	"                      renew now (every profile that applies to you when\n"
@@ -228,49 +232,40 @@ static const struct pb_profile *find_profile(struct cli *c, const char *name, st
 	return p;
 }
 
-/* Print P.header or P.json to stdout, read with the store's checks. */
-static int print_store_file(struct cli *c, const char *profile, const char *ext,
-			    struct pb_err *err)
-{
-	struct pb_buf text = { 0 };
-	int rc = pb_store_read(&c->ctx.store, profile, ext, &text, err);
-
-	if (rc == 1)
-		pb_fail(err, PB_E_STORE, "%s/%s.%s: no such file", c->ctx.store.path, profile, ext);
-	if (rc == 0)
-		fwrite(text.data, 1, text.len, stdout);
-	pb_buf_wipe(&text);
-	return rc == 0 ? 0 : -1;
-}
-
-/* bearer-token get PROFILE [--header|--json] [--min-valid SECONDS] */
+/*
+ * bearer-token get PROFILE [--format=NAME|--header|--json] [--min-valid SECONDS]
+ * (--header and --json: the older spellings of --format=header and =json)
+ */
 static int cmd_get(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
 		{ "header", no_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "min-valid", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const struct cli_format *format = cli_format_find("token");
 	const struct pb_profile *p;
 	enum pb_outcome outcome;
 	struct pb_err err;
-	const char *what = "token";
 	long min_valid = 0;
-	char *token = NULL;
 	int opt, rc;
 
 	pb_err_clear(&err);
 	optind = 0;     /* 0: a full reset of GNU getopt; options may follow PROFILE */
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'H')
-			what = "header";
-		else if (opt == 'j')
-			what = "json";
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (opt == ':')
+			return cli_usage_error("get: an option is missing its argument");
+		if (opt == 'H' || opt == 'j')
+			format = cli_format_find(opt == 'H' ? "header" : "json");
+		else if (opt == 'f' && (format = cli_format_find(optarg)) == NULL)
+			return cli_report((pb_fail(&err, PB_E_USAGE, "get: unknown format '%s' "
+						   "(one of %s)", optarg, cli_format_names), &err));
 		else if (opt == 'm' && (pb_parse_long(optarg, &min_valid) < 0 || min_valid < 0 ||
 					min_valid > PB_MAX_LIFETIME))
 			return cli_usage_error("--min-valid takes a number of seconds");
-		else if (opt != 'm')
+		else if (opt != 'm' && opt != 'f')
 			return cli_usage_error("get: unknown option");
 	}
 	if (argc - optind != 1)
@@ -285,15 +280,7 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 		return cli_report(&err);
 	if (rc == 1 && pb_renew(&c->ctx, p, min_valid, false, &outcome, &err) < 0)
 		return cli_report(&err);
-	if (strcmp(what, "token") != 0)
-		return print_store_file(c, p->name, what, &err) < 0 ? cli_report(&err) : 0;
-	rc = pb_store_read_token(&c->ctx.store, p->name, &token, &err);
-	if (rc != 0)
-		return cli_report(rc == 1 ? (pb_fail(&err, PB_E_STORE, "%s: token file vanished",
-						 p->name), &err) : &err);
-	printf("%s\n", token);
-	pb_wipe_free(token);
-	return 0;
+	return cli_format_print(format, &c->ctx.store, p->name, &err) < 0 ? cli_report(&err) : 0;
 }
 
 /* "in 59m 12s", "2h 3m ago" */
@@ -585,6 +572,8 @@ int main(int argc, char **argv)
 
 	pb_err_clear(&err);
 	umask(077);
+	/* a worker or the module that went away shows as EPIPE, not as our death */
+	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;     /* our own one-line errors, not getopt's */
 	/* "+": stop at the command, whose own options come after it */
 	while ((opt = getopt_long(argc, argv, "+:c:hV", opts, NULL)) != -1) {
@@ -609,13 +598,12 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) != 0)
 			continue;
-		if (setup_user(&c, config_option, &err) < 0 || pb_http_init(&err) < 0)
+		if (setup_user(&c, config_option, &err) < 0)
 			return cli_report(&err);
 		rc = commands[i].run(&c, argc - optind, argv + optind);
 		pb_ctx_free(&c.ctx);
 		if (c.cfg_loaded)
 			pb_config_free(&c.cfg);
-		pb_http_cleanup();
 		return rc;
 	}
 	return cli_usage_error("unknown command");

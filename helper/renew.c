@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "expiry.h"
-#include "fetch.h"
 #include "renew.h"
+#include "worker.h"
 
 bool pb_ctx_applies(const struct pb_ctx *ctx, const struct pb_profile *p)
 {
@@ -92,7 +92,7 @@ static int renew_locked(struct pb_ctx *ctx, const struct pb_profile *p,
 		*err = cred_err;
 		goto done;
 	}
-	if (pb_fetch_token(p, creds, refresh_token, &tok, err) < 0)
+	if (pb_worker_fetch(ctx->cfg->path, p, creds, refresh_token, &tok, err) < 0)
 		goto done;
 	st.profile = p->name;
 	st.vendor = p->vendor;

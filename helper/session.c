@@ -30,17 +30,10 @@
 /* All of stdin (the module closes it after the secrets), capped. */
 static int read_input(struct pb_buf *in, struct pb_err *err)
 {
-	char buf[4096];
-	ssize_t n;
-
-	while ((n = read(0, buf, sizeof(buf))) != 0) {
-		if (n < 0)
-			return pb_fail(err, PB_E_INTERNAL, "reading the secrets: %m");
-		if (in->len + (size_t)n > MAX_SECRETS_IN || pb_buf_add(in, buf, (size_t)n) < 0)
-			return pb_fail(err, PB_E_INTERNAL, "too many secrets from the PAM module");
-	}
-	explicit_bzero(buf, sizeof(buf));
-	return 0;
+	if (pb_read_all(0, MAX_SECRETS_IN, -1, in) == 0)
+		return 0;
+	return errno == EFBIG ? pb_fail(err, PB_E_INTERNAL, "too many secrets from the PAM module")
+			      : pb_fail(err, PB_E_INTERNAL, "reading the secrets: %m");
 }
 
 /* Write one result line to the module in a single write (atomic below PIPE_BUF). */

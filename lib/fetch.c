@@ -197,13 +197,22 @@ static int http_error(const struct pb_profile *p, enum which which, const char *
 	return pb_fail(err, code, "%s: HTTP %ld from %s: %s", p->name, resp->status, url, reason);
 }
 
-/* Copy a string found at `paths` in the answer; NULL when absent or not a string. */
-static const char *string_at(struct json_object *root, const char *paths)
+/*
+ * The string found at `paths` in the answer; NULL when absent or not a
+ * string. *nul says it is a string with a NUL byte in it ("\u0000"): C
+ * would see only what comes before, so it is refused, never cut short.
+ */
+static const char *string_at(struct json_object *root, const char *paths, bool *nul)
 {
 	struct json_object *v = paths != NULL ? pb_json_path(root, paths) : NULL;
+	const char *s;
 
-	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-		: NULL;
+	*nul = false;
+	if (v == NULL || !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	*nul = strlen(s) != (size_t)json_object_get_string_len(v);
+	return *nul ? NULL : s;
 }
 
 /*
@@ -243,13 +252,19 @@ static int map_response(const struct pb_profile *p, const char *url,
 	struct json_object *root = pb_json_parse_object(resp->body.data, resp->body.len);
 	struct json_object *expires_in;
 	const char *token, *refresh;
+	bool nul;
 	int rc = -1;
 
 	if (root == NULL) {
 		pb_fail(err, PB_E_TEMP, "%s: %s: answer is not a JSON object", p->name, url);
 		goto done;
 	}
-	token = string_at(root, p->resp_token);
+	token = string_at(root, p->resp_token, &nul);
+	if (token == NULL && nul) {
+		pb_fail(err, PB_E_TEMP, "%s: %s: the token at '%s' holds a NUL byte; refusing it",
+			p->name, url, p->resp_token);
+		goto done;
+	}
 	if (token == NULL) {
 		pb_fail(err, PB_E_TEMP, "%s: %s: answer has no token (string) at '%s'",
 			p->name, url, p->resp_token);
@@ -261,7 +276,12 @@ static int map_response(const struct pb_profile *p, const char *url,
 	if (pb_expiry_resolve(p->lifetime, expires_in, token, now, &out->has_expiry,
 			      &out->expires_at, err) < 0)
 		goto done;
-	refresh = string_at(root, p->resp_refresh_token);
+	refresh = string_at(root, p->resp_refresh_token, &nul);
+	if (nul) {
+		pb_fail(err, PB_E_TEMP, "%s: %s: the refresh token at '%s' holds a NUL byte; "
+			"refusing it", p->name, url, p->resp_refresh_token);
+		goto done;
+	}
 	out->token = strdup(token);
 	out->refresh_token = pb_strdup(refresh);
 	if (out->token == NULL || (refresh != NULL && out->refresh_token == NULL)) {
@@ -364,26 +384,4 @@ int pb_fetch_token(const struct pb_profile *p, const struct pb_creds *creds,
 	if (pb_creds_check(creds, p, err) < 0)
 		return -1;
 	return request_token(p, EXCHANGE, creds, NULL, out, &status, err);
-}
-
-void pb_token_free(struct pb_token *t)
-{
-	pb_wipe_free(t->token);
-	pb_wipe_free(t->refresh_token);
-	t->token = t->refresh_token = NULL;
-}
-
-int pb_token_check(const char *token, struct pb_err *err)
-{
-	size_t n = strlen(token);
-
-	if (n == 0)
-		return pb_fail(err, PB_E_TEMP, "the vendor sent an empty token");
-	if (n > PB_TOKEN_MAX)
-		return pb_fail(err, PB_E_TEMP, "the vendor sent a token over %d bytes", PB_TOKEN_MAX);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)token[i] <= 0x20 || (unsigned char)token[i] >= 0x7f)
-			return pb_fail(err, PB_E_TEMP, "the vendor sent a token with a space, "
-				       "control or non-ASCII character; refusing it");
-	return 0;
 }

@@ -12,22 +12,10 @@
 #ifndef PB_FETCH_H
 #define PB_FETCH_H
 
-#include <stdbool.h>
-#include <time.h>
 #include "config.h"
 #include "creds.h"
+#include "token.h"
 #include "util.h"
-
-#define PB_TOKEN_MAX 16384
-
-struct pb_token {
-	char *token;             /* wiped on free */
-	char *refresh_token;     /* NULL when the vendor gave none (keep the old one) */
-	time_t obtained_at;      /* when the request was sent */
-	bool has_expiry;
-	time_t expires_at;
-	bool refreshed;          /* came from the refresh grant, not a full exchange */
-};
 
 /*
  * Get a token. creds holds the profile's fields (may be NULL when only a
@@ -38,14 +26,5 @@ struct pb_token {
  */
 int pb_fetch_token(const struct pb_profile *p, const struct pb_creds *creds,
 		   const char *refresh_token, struct pb_token *out, struct pb_err *err);
-
-void pb_token_free(struct pb_token *t);
-
-/*
- * A token we are willing to write into a file and a header: 1..PB_TOKEN_MAX
- * bytes of printable ASCII without spaces (no CR, LF, NUL or other control
- * characters: header injection).
- */
-int pb_token_check(const char *token, struct pb_err *err);
 
 #endif

@@ -1,6 +1,8 @@
 /*
- * proto.c - the module <-> helper pipe protocol (see proto.h).
+ * proto.c - the module <-> helper and helper <-> worker pipe protocols
+ * (see proto.h).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,59 +24,116 @@ int pb_proto_put_end(struct pb_buf *buf)
 	return pb_buf_adds(buf, "end\n");
 }
 
-/* Read "secret P F N\n" at data[*pos]; leave *pos at the value. */
-static int read_header(const char *data, size_t len, size_t *pos, char *profile,
-		       char *field, size_t *n)
+/* A position in a whole message. */
+struct cursor {
+	const char *data;
+	size_t len, pos;
+};
+
+/*
+ * Copy the next line (without its newline) into line and split it at
+ * spaces into at most max words; the last word keeps the rest of the
+ * line. Returns the number of words, or -1 when there is no complete line
+ * that fits.
+ */
+static int next_words(struct cursor *c, char *line, size_t size, char **word, int max)
 {
-	const char *nl = memchr(data + *pos, '\n', len - *pos);
-	char line[200], *save = NULL, *word[4];
+	const char *start = c->data + c->pos;
+	const char *nl = memchr(start, '\n', c->len - c->pos);
 	size_t llen;
+	int n = 0;
+	char *p;
+
+	if (nl == NULL || (llen = (size_t)(nl - start)) >= size)
+		return -1;
+	memcpy(line, start, llen);
+	line[llen] = '\0';
+	c->pos += llen + 1;
+	for (p = line; n < max && *p != '\0'; n++) {
+		word[n] = p;
+		if (n == max - 1 || (p = strchr(p, ' ')) == NULL)
+			return n + 1;
+		*p++ = '\0';
+	}
+	return n;
+}
+
+/* Parse a length word: 0..max. */
+static int length_word(const char *s, long max, size_t *n)
+{
 	long v;
 
-	if (nl == NULL || (llen = (size_t)(nl - (data + *pos))) >= sizeof(line))
+	if (pb_parse_long(s, &v) < 0 || v < 0 || v > max)
 		return -1;
-	memcpy(line, data + *pos, llen);
-	line[llen] = '\0';
-	*pos += llen + 1;
-	for (int i = 0; i < 4; i++)
-		if ((word[i] = strtok_r(i == 0 ? line : NULL, " ", &save)) == NULL)
-			return -1;
-	if (strtok_r(NULL, " ", &save) != NULL || strcmp(word[0], "secret") != 0 ||
-	    !pb_valid_name(word[1]) || !pb_valid_name(word[2]) ||
-	    pb_parse_long(word[3], &v) < 0 || v < 0 || v > PB_PROTO_MAX_SECRET)
-		return -1;
-	strcpy(profile, word[1]);   /* pb_valid_name: at most 64 chars */
-	strcpy(field, word[2]);
 	*n = (size_t)v;
 	return 0;
+}
+
+/* The n-byte value at the cursor, which a newline must follow: a NUL-free copy, or NULL. */
+static char *take_value(struct cursor *c, size_t n)
+{
+	char *value;
+
+	if (c->len - c->pos < n + 1 || c->data[c->pos + n] != '\n' ||
+	    memchr(c->data + c->pos, '\0', n) != NULL || (value = strndup(c->data + c->pos, n)) == NULL)
+		return NULL;
+	c->pos += n + 1;
+	return value;
+}
+
+/* Is the rest of the message exactly "end\n"? */
+static bool at_end(const struct cursor *c)
+{
+	return c->len - c->pos == 4 && memcmp(c->data + c->pos, "end\n", 4) == 0;
+}
+
+/*
+ * The module's stream, or the worker request when refresh_token is not
+ * NULL: secret records into creds, and then at most one credentials
+ * record (creds->path) and one refresh record.
+ */
+static int read_request(const char *data, size_t len, struct pb_creds *creds,
+			char **refresh_token, const char *from, struct pb_err *err)
+{
+	struct cursor c = { data, len, 0 };
+	char line[PB_PROTO_MAX_LINE], *word[4], *value = NULL;
+	int words, rc = -1;
+	size_t n;
+
+	while (c.pos < len) {
+		if (at_end(&c)) {
+			rc = 0;
+			goto done;
+		}
+		words = next_words(&c, line, sizeof(line), word, 4);
+		if (words == 2 && refresh_token != NULL &&
+		    length_word(word[1], PB_PROTO_MAX_SECRET, &n) == 0) {
+			char **into = strcmp(word[0], "refresh") == 0 ? refresh_token
+				    : strcmp(word[0], "credentials") == 0 ? &creds->path : NULL;
+
+			if (into == NULL || *into != NULL || (*into = take_value(&c, n)) == NULL)
+				break;
+			continue;
+		}
+		if (words != 4 || strcmp(word[0], "secret") != 0 || !pb_valid_name(word[1]) ||
+		    !pb_valid_name(word[2]) || length_word(word[3], PB_PROTO_MAX_SECRET, &n) < 0 ||
+		    (value = take_value(&c, n)) == NULL)
+			break;
+		if (pb_creds_add(creds, word[1], word[2], value, err) < 0)
+			goto done;
+		pb_wipe_free(value);
+		value = NULL;
+	}
+	pb_fail(err, PB_E_INTERNAL, "malformed secrets from %s", from);
+done:
+	pb_wipe_free(value);
+	return rc;
 }
 
 int pb_proto_read_secrets(const char *data, size_t len, struct pb_creds *creds,
 			  struct pb_err *err)
 {
-	char profile[65], field[65], *value = NULL;
-	size_t pos = 0, n;
-	int rc = -1;
-
-	while (pos < len) {
-		if (len - pos == 4 && memcmp(data + pos, "end\n", 4) == 0) {
-			rc = 0;
-			goto done;
-		}
-		if (read_header(data, len, &pos, profile, field, &n) < 0 || len - pos < n + 1 ||
-		    data[pos + n] != '\n' || memchr(data + pos, '\0', n) != NULL)
-			break;
-		if ((value = strndup(data + pos, n)) == NULL ||
-		    pb_creds_add(creds, profile, field, value, err) < 0)
-			goto done;
-		pb_wipe_free(value);
-		value = NULL;
-		pos += n + 1;
-	}
-	pb_fail(err, PB_E_INTERNAL, "malformed secrets from the PAM module");
-done:
-	pb_wipe_free(value);
-	return rc;
+	return read_request(data, len, creds, NULL, "the PAM module", err);
 }
 
 int pb_proto_put_result(struct pb_buf *out, const char *profile, int code, const char *text)
@@ -110,4 +169,120 @@ int pb_proto_parse_result(char *line, const char **profile, int *code, const cha
 	*code = (int)v;
 	*text = end;
 	return 0;
+}
+
+/* "<kind> <length>\n<value>\n" */
+static int put_value(struct pb_buf *buf, const char *kind, const char *value)
+{
+	size_t n = strlen(value);
+
+	if (pb_buf_addf(buf, "%s %zu\n", kind, n) < 0 || pb_buf_add(buf, value, n) < 0 ||
+	    pb_buf_add(buf, "\n", 1) < 0)
+		return -1;
+	return 0;
+}
+
+int pb_proto_put_fetch_request(struct pb_buf *buf, const char *profile,
+			       const struct pb_creds *creds, const char *refresh_token)
+{
+	for (size_t i = 0; creds != NULL && i < creds->n; i++)
+		if (strcmp(creds->v[i].profile, profile) == 0 &&
+		    pb_proto_put_secret(buf, profile, creds->v[i].field, creds->v[i].value) < 0)
+			return -1;
+	/* where they came from, for the worker's messages; also says there are some */
+	if (creds != NULL &&
+	    put_value(buf, "credentials", creds->path != NULL ? creds->path : "the PAM module") < 0)
+		return -1;
+	if (refresh_token != NULL && put_value(buf, "refresh", refresh_token) < 0)
+		return -1;
+	return pb_proto_put_end(buf);
+}
+
+int pb_proto_read_fetch_request(const char *data, size_t len, struct pb_creds *creds,
+				char **refresh_token, struct pb_err *err)
+{
+	*refresh_token = NULL;
+	if (read_request(data, len, creds, refresh_token, "bearer-token", err) == 0)
+		return 0;
+	pb_wipe_free(*refresh_token);
+	*refresh_token = NULL;
+	return -1;
+}
+
+int pb_proto_put_fetch_reply(struct pb_buf *buf, const struct pb_token *tok,
+			     const struct pb_err *err)
+{
+	if (err != NULL)
+		/* pb_fail already made msg one line */
+		return pb_buf_addf(buf, "error %d %ld %s\n", err->code, err->retry_after, err->msg);
+	if (pb_buf_addf(buf, "token %lld ", (long long)tok->obtained_at) < 0 ||
+	    (tok->has_expiry ? pb_buf_addf(buf, "%lld", (long long)tok->expires_at)
+			     : pb_buf_adds(buf, "-")) < 0 ||
+	    pb_buf_addf(buf, " %d", tok->refreshed ? 1 : 0) < 0 || put_value(buf, "", tok->token) < 0)
+		return -1;
+	if (tok->refresh_token != NULL && put_value(buf, "refresh", tok->refresh_token) < 0)
+		return -1;
+	return pb_proto_put_end(buf);
+}
+
+/* "error <code> <retry_after> <reason>": the worker's failure into err. */
+static int read_error(char **word, int words, struct pb_err *err)
+{
+	long code, retry;
+
+	if (words != 4 || pb_parse_long(word[1], &code) < 0 || code <= PB_OK ||
+	    code > PB_E_INTERNAL || pb_parse_long(word[2], &retry) < 0 || retry < -1)
+		return pb_fail(err, PB_E_INTERNAL, "malformed reply from bearer-fetch");
+	pb_fail(err, (int)code, "%s", word[3]);
+	err->retry_after = retry;
+	return -1;
+}
+
+/* "token <obtained_at> <expires_at|-> <refreshed> <length>" and what follows it. */
+static int read_token(struct cursor *c, char **word, int words, struct pb_token *tok)
+{
+	char line[64], *rword[2];
+	long obtained, expires = 0, refreshed;
+	size_t n;
+
+	if (words != 5 || pb_parse_long(word[1], &obtained) < 0 ||
+	    (strcmp(word[2], "-") != 0 && pb_parse_long(word[2], &expires) < 0) ||
+	    pb_parse_long(word[3], &refreshed) < 0 || (refreshed != 0 && refreshed != 1) ||
+	    length_word(word[4], PB_TOKEN_MAX, &n) < 0 || (tok->token = take_value(c, n)) == NULL)
+		return -1;
+	tok->obtained_at = (time_t)obtained;
+	tok->has_expiry = strcmp(word[2], "-") != 0;
+	tok->expires_at = (time_t)expires;
+	tok->refreshed = refreshed == 1;
+	if (at_end(c))
+		return 0;
+	if (next_words(c, line, sizeof(line), rword, 2) != 2 || strcmp(rword[0], "refresh") != 0 ||
+	    length_word(rword[1], PB_PROTO_MAX_SECRET, &n) < 0 ||
+	    (tok->refresh_token = take_value(c, n)) == NULL || !at_end(c))
+		return -1;
+	return 0;
+}
+
+int pb_proto_read_fetch_reply(const char *data, size_t len, struct pb_token *tok,
+			      struct pb_err *err)
+{
+	struct cursor c = { data, len, 0 };
+	char line[PB_PROTO_MAX_LINE], *word[5];
+	int words;
+
+	memset(tok, 0, sizeof(*tok));
+	pb_err_clear(err);
+	words = next_words(&c, line, sizeof(line), word, 5);
+	if (words > 0 && strcmp(word[0], "error") == 0) {
+		/* re-split: the reason keeps its spaces */
+		c.pos = 0;
+		return read_error(word, next_words(&c, line, sizeof(line), word, 4), err);
+	}
+	if (words > 0 && strcmp(word[0], "token") == 0 && read_token(&c, word, words, tok) == 0 &&
+	    pb_token_check(tok->token, err) == 0)
+		return 0;
+	pb_token_free(tok);
+	if (err->code == PB_OK)
+		pb_fail(err, PB_E_INTERNAL, "malformed reply from bearer-fetch");
+	return -1;
 }

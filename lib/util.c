@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,64 @@ void pb_buf_wipe(struct pb_buf *b)
 	}
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+int pb_read_all(int fd, size_t max, long long deadline, struct pb_buf *out)
+{
+	char chunk[4096];
+	ssize_t n = -1;
+	int rc = -1;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long long left = deadline < 0 ? -1 : deadline - pb_monotonic_ms();
+
+		if (deadline >= 0 && left <= 0) {
+			errno = ETIMEDOUT;
+			goto done;
+		}
+		if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			goto done;
+		}
+		if (pfd.revents == 0)
+			continue;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == 0)
+			break;
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			goto done;
+		if (out->len + (size_t)n > max) {
+			errno = EFBIG;
+			goto done;
+		}
+		if (pb_buf_add(out, chunk, (size_t)n) < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	explicit_bzero(chunk, sizeof(chunk));
+	return rc;
+}
+
+int pb_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 int pb_open_regular(const char *path, struct stat *st, struct pb_err *err)

@@ -52,6 +52,16 @@ int pb_buf_addf(struct pb_buf *b, const char *fmt, ...) __attribute__((format(pr
 void pb_buf_wipe(struct pb_buf *b);                          /* zero + free, reusable */
 
 /*
+ * Append everything fd gives until end of file, at most max bytes, giving
+ * up at deadline (pb_monotonic_ms(); -1: none). 0, or -1 with errno
+ * (EFBIG: over max, ETIMEDOUT: past the deadline). What was read stays in
+ * out either way; the caller wipes it.
+ */
+int pb_read_all(int fd, size_t max, long long deadline, struct pb_buf *out);
+/* Write all of data to fd (a pipe), retrying short writes: 0, or -1 with errno. */
+int pb_write_all(int fd, const void *data, size_t len);
+
+/*
  * Open a file for reading the careful way: never through a symlink
  * (O_NOFOLLOW), never blocking on a FIFO, close-on-exec, and only if it is
  * a regular file; *st gets its fstat() for the caller's owner/mode policy.

@@ -1,0 +1,33 @@
+/*
+ * token.h - a token as obtained from a vendor, before it is stored: the
+ * vendor engine (fetch.c, in the bearer-fetch worker) fills it in, the
+ * worker pipe (proto.c) carries it, and renew.c stores it.
+ */
+#ifndef PB_TOKEN_H
+#define PB_TOKEN_H
+
+#include <stdbool.h>
+#include <time.h>
+#include "util.h"
+
+#define PB_TOKEN_MAX 16384
+
+struct pb_token {
+	char *token;             /* wiped on free */
+	char *refresh_token;     /* NULL when the vendor gave none (keep the old one) */
+	time_t obtained_at;      /* when the request was sent */
+	bool has_expiry;
+	time_t expires_at;
+	bool refreshed;          /* came from the refresh grant, not a full exchange */
+};
+
+void pb_token_free(struct pb_token *t);
+
+/*
+ * A token we are willing to write into a file and a header: 1..PB_TOKEN_MAX
+ * bytes of printable ASCII without spaces (no CR, LF, NUL or other control
+ * characters: header injection).
+ */
+int pb_token_check(const char *token, struct pb_err *err);
+
+#endif
