@@ -95,12 +95,13 @@ static int expires_in_seconds(struct json_object *v, long *secs, struct pb_err *
 	}
 	if (!isfinite(d))
 		return pb_fail(err, PB_E_TEMP, "expires_in is not a number");
-	if (floor(d) < 1)
+	/* whole seconds, rounded down (for d >= 1 a cast does that, without libm) */
+	if (d < 1)
 		return pb_fail(err, PB_E_TEMP, "expires_in %g is not a positive number of seconds",
 			       d);
-	if (floor(d) > (double)PB_MAX_LIFETIME)
+	if (d >= (double)PB_MAX_LIFETIME + 1)
 		return pb_fail(err, PB_E_TEMP, "expires_in %g is more than 10 years", d);
-	*secs = (long)floor(d);
+	*secs = (long)d;
 	return 0;
 }
 
