@@ -33,7 +33,17 @@ With --control-port-file, /_mock/* is also served over plain HTTP on a
 second port (no TLS handshake per query: the shell tests ask a lot).
 Fault modes: slow hang 500 503 429 malformed html oversize missing-field
 wrong-type expired-jwt ctrl-token space-token bad-creds redirect not-found
-401 403 (see fault_before/fault_after).
+401 403 (see fault_before/fault_after), and three general ones for the
+bad-input table (tests/integration/badinput.sh):
+  raw       {"status": S, "body": TEXT | "body_b64": B64, "ctype": C,
+             "headers": {name: value}}: exactly that answer
+  token     the vendor's good answer with its access token replaced by
+            "value" (any JSON value), "drop": [members to remove],
+            "set": {members to add or replace}
+  jwt       as token, the value being a JWT signed like the real ones with
+            "claims" (a JSON object) as its payload; expires_in is dropped
+  truncate  the vendor's good answer cut in half, its Content-Length
+            still claiming the whole body, then the connection is closed
 Secrets sent by the client are never recorded; refresh tokens are (tests
 compare them with what the client stored).
 """
@@ -61,6 +71,12 @@ DEFAULT_CONFIG = {
     "oauth2_refresh": False,     # /oauth/token also returns a refresh_token
 }
 USER, SIGNING_KEY = "user@example.com", b"mock-vendor-signing-key"
+
+
+def secret_is(got, want):
+    """A test secret, alone or with the suite's canary after it (tests/lib.sh
+    PB_CANARY: a leak of a secret that carries it is recognised)."""
+    return isinstance(got, str) and (got == want or got.startswith(want + "-canary-SUITE-"))
 HTML_503 = "<html><body><h1>503 Service Unavailable</h1></body></html>"
 
 
@@ -85,6 +101,8 @@ class Resp:
         self.headers, self.access = headers or {}, access
 
     def payload(self):
+        if isinstance(self.body, bytes):
+            return self.body
         if isinstance(self.body, (dict, list)):
             return json.dumps(self.body).encode()
         return self.body.encode()
@@ -160,7 +178,7 @@ class ApiVideo:
                           "access_token": tok, "refresh_token": ref}, access=tok)
 
     def exchange(self, st, body, rec):
-        if body.get("apiKey") != "test-apivideo-key":
+        if not secret_is(body.get("apiKey"), "test-apivideo-key"):
             return self.bad_creds()
         return self.grant(st)
 
@@ -183,7 +201,7 @@ class Unith:
         return Resp(429, {"message": "Too Many Requests"})
 
     def exchange(self, st, body, rec):
-        if body.get("email") != USER or body.get("secretKey") != "test-unith-secret":
+        if body.get("email") != USER or not secret_is(body.get("secretKey"), "test-unith-secret"):
             return self.bad_creds()
         tok = st.issue(self.name)
         if st.config["unith_shape"] == "token":
@@ -197,7 +215,7 @@ class Drf:
         return Resp(429, {"detail": f"Request was throttled. Expected available in {s} seconds."})
 
     def creds_ok(self, body):
-        return body.get("email") == USER and body.get("password") == "test-rythmex-password"
+        return body.get("email") == USER and secret_is(body.get("password"), "test-rythmex-password")
 
 
 class RythmexJwt(Drf):
@@ -261,7 +279,7 @@ class HautaiLogin:
         return self.drf_error(429, "throttled", f"Request was throttled. Expected available in {s} seconds.")
 
     def exchange(self, st, body, rec):
-        if body.get("username") != USER or body.get("password") != "test-hautai-password":
+        if body.get("username") != USER or not secret_is(body.get("password"), "test-hautai-password"):
             return self.bad_creds()
         tok = st.issue(self.name)
         return Resp(200, {"id": 1, "email": USER, "company_id": "c1", "token_access": tok,
@@ -290,7 +308,7 @@ class OAuth2:
             rec["client_auth"], cid, csec = "body", get("client_id"), get("client_secret")
         else:
             cid = csec = None
-        if (cid, csec) != ("test-client", "test-client-secret"):
+        if cid != "test-client" or not secret_is(csec, "test-client-secret"):
             if not (get("grant_type") == "refresh_token" and cid is None):
                 return self.bad_creds()
         if get("grant_type") == "refresh_token":
@@ -339,14 +357,45 @@ def fault_before(mode, f, vendor):
         "not-found": lambda: Resp(404, "<html><body><h1>Not Found</h1></body></html>", "text/html"),
         "401": lambda: Resp(401, {"detail": "Authentication credentials were not provided."}),
         "403": lambda: Resp(403, {"detail": "forbidden"}),
+        "raw": lambda: raw_answer(f),
     }.get(mode, lambda: None)()
 
 
-def fault_after(mode, resp):
+def raw_answer(f):
+    """The "raw" fault: the status, body, type and headers the test gave."""
+    body = base64.b64decode(f["body_b64"]) if "body_b64" in f else f.get("body", "")
+    return Resp(int(f.get("status", 200)), body, f.get("ctype", "application/json"),
+                headers=dict(f.get("headers", {})))
+
+
+def make_jwt_claims(claims):
+    """A JWT signed like the mock's own, with exactly `claims` as its payload."""
+    head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    sig = b64url(hmac.new(SIGNING_KEY, f"{head}.{body}".encode(), hashlib.sha256).digest())
+    return f"{head}.{body}.{sig}"
+
+
+def spoil_token(f, resp):
+    """The "token" and "jwt" faults: a good answer carrying another token."""
+    if f["mode"] == "jwt":
+        value, drop = make_jwt_claims(f.get("claims", {})), ["expires_in"]
+    else:
+        value, drop = f.get("value"), []
+    body = replace_token(resp.body, resp.access, value)
+    for k in list(drop) + list(f.get("drop", [])):
+        body.pop(k, None)
+    body.update(f.get("set", {}))
+    return Resp(resp.status, body, resp.ctype, resp.headers)
+
+
+def fault_after(mode, resp, f=None):
     """Spoil a successful answer's token (oversize keeps it valid but huge)."""
     if resp.status != 200 or not isinstance(resp.body, dict) or resp.access is None:
         return resp
     body = resp.body
+    if mode in ("token", "jwt"):
+        return spoil_token(f, resp)
     if mode == "oversize":
         body = dict(body, padding="x" * (120 * 1024))
     elif mode == "wrong-type":
@@ -369,6 +418,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):   # quiet: the --log file has it all
         pass
+
+    def send_truncated(self, resp):
+        """Half the body, a Content-Length for all of it, then hang up."""
+        data = resp.payload()
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[:len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+        return resp.status
 
     def send(self, resp):
         data = resp.payload()
@@ -526,7 +587,9 @@ class Handler(BaseHTTPRequestHandler):
                 resp = vendor.token(st, body, rec, basic)
             else:
                 resp = getattr(vendor, meth)(st, body, rec)
-        return self.send(fault_after(mode, resp) if mode else resp)
+        if mode == "truncate":
+            return self.send_truncated(resp)
+        return self.send(fault_after(mode, resp, fault) if mode else resp)
 
     def hang(self):
         """Accept, never answer: wait until the client goes away (or 60 s)."""
