@@ -23,9 +23,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -454,7 +452,7 @@ static int take_lock(struct daemon *d)
 static int listen_socket(struct daemon *d)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	mode_t old = umask(077);
+	mode_t old = umask(0177);   /* a 0600 socket: connecting needs write */
 	int rc = -1;
 
 	unlinkat(d->c->ctx.store.dirfd, PB_CTL_SOCKET, 0);   /* ours, from a daemon that died */
@@ -468,17 +466,13 @@ static int listen_socket(struct daemon *d)
 	return rc;
 }
 
-/* signalfd for HUP/TERM/INT, timerfd, inotify on the token dir; no core dumps. */
+/* signalfd for HUP/TERM/INT, timerfd, inotify on the token dir. */
 static int setup_fds(struct daemon *d)
 {
-	struct rlimit no_core = { 0, 0 };
 	sigset_t set;
 	char path[PATH_MAX];
 
-	/* hand-off secrets live in this process: keep them out of dumps and ptrace */
-	prctl(PR_SET_DUMPABLE, 0);
-	setrlimit(RLIMIT_CORE, &no_core);
-	signal(SIGPIPE, SIG_IGN);
+	/* (main() has made every bearer-token non-dumpable, with no core limit) */
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);

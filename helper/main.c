@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -566,10 +568,14 @@ int main(int argc, char **argv)
 		{ "daemon", cmd_daemon },
 	};
 	static struct cli c;
+	struct rlimit no_core = { 0, 0 };
 	const char *config_option = NULL;
 	struct pb_err err;
 	int opt, rc = PB_E_USAGE;
 
+	/* secrets pass through every command: no core dumps, no ptrace by others */
+	prctl(PR_SET_DUMPABLE, 0);
+	setrlimit(RLIMIT_CORE, &no_core);
 	pb_err_clear(&err);
 	umask(077);
 	/* a worker or the module that went away shows as EPIPE, not as our death */

@@ -174,17 +174,37 @@ whoami() { mock_curl -o /dev/null -w '%{http_code}' -H @"$1" "$MOCK/v1/whoami"; 
 
 # ------------------------------------------------------------- setup
 pb_cleanup() {
-	local pid
+	local pid leaks=
 	for pid in $MOCK_PIDS; do
 		kill "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
 	MOCK_PIDS=
+	[ -n "$T" ] && [ -d "$T" ] && leaks=$(canary_leaks "$T")
+	if [ -n "$leaks" ]; then
+		printf 'not ok - the canary secret is in a file other than a credentials store: %s\n' $leaks
+		PB_NFAIL=$((PB_NFAIL + 1))
+	fi
 	if [ -n "${PB_KEEP_TMP:-}" ] && [ "$PB_NFAIL" -gt 0 ]; then
 		echo "# kept $T"
 	elif [ -n "$T" ] && [ -d "$T" ]; then
 		chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"
 	fi
+	[ -z "$leaks" ] || exit 1
+}
+
+# canary_leaks DIR : every file under DIR that holds $PB_CANARY, but for the
+# credentials stores (a name with "credentials" in it, or a file under a
+# credentials.d/). Logs, outputs, configs and token files all count. The
+# needle reaches grep on a pipe, never on its command line, where a process
+# sampler would take it for a leak.
+canary_leaks() {
+	local f
+	grep -rlsF -D skip -f <(printf '%s\n' "$PB_CANARY") -- "$1" | while IFS= read -r f; do
+		case ${f##*/} in *credentials*) continue ;; esac
+		case $f in */credentials.d/*) continue ;; esac
+		printf '%s\n' "$f"
+	done
 }
 
 # make_certs DIR : throw-away CA and a server cert for 127.0.0.1/localhost
@@ -271,6 +291,13 @@ EOF
 defaults_del() { sed -i "/^\[defaults\]/,/^\[/{/^$1 *=/d}" "$BEARER_CONFIG"; }
 
 HAUTAI_TOKEN=hautai-private-0123456789abcdef
+# PB_CANARY: every secret write_creds writes ends in it (the mock takes a test
+# secret with or without it), so that a secret that leaks is recognised:
+# pb_cleanup fails the test when it is in any file of T but a credentials
+# store, and tests/integration/attacks.sh looks for it in every process's
+# argv and environment. Random per run, so that one test never sees another's;
+# never exported. hautai's static token is the token itself, so it has none.
+printf -v PB_CANARY 'canary-SUITE-%04x%04x%x' "$RANDOM" "$RANDOM" "$$"
 write_creds() {
 	local d="$XDG_CONFIG_HOME/pam_bearer"
 	mkdir -p "$d"; chmod 0700 "$d"
@@ -279,19 +306,19 @@ write_creds() {
 	(umask 077; cat >"$CREDS" <<EOF
 # test secrets
 [apivideo]
-api_key = test-apivideo-key
+api_key = test-apivideo-key-$PB_CANARY
 
 [unith]
 email = user@example.com
-secret_key = test-unith-secret
+secret_key = test-unith-secret-$PB_CANARY
 
 [rythmex-jwt]
 email = user@example.com
-password = test-rythmex-password
+password = test-rythmex-password-$PB_CANARY
 
 [rythmex-apitoken]
 email = user@example.com
-password = test-rythmex-password
+password = test-rythmex-password-$PB_CANARY
 
 [hautai]
 token = $HAUTAI_TOKEN
@@ -299,16 +326,17 @@ expires = $HAUTAI_EXPIRES
 
 [hautai-login]
 email = user@example.com
-password = test-hautai-password
+password = test-hautai-password-$PB_CANARY
 
 [oauth2]
 client_id = test-client
-client_secret = test-client-secret
+client_secret = test-client-secret-$PB_CANARY
 EOF
 	)
 	chmod 0600 "$CREDS"
 }
-SECRETS="test-apivideo-key test-unith-secret test-rythmex-password test-hautai-password test-client-secret $HAUTAI_TOKEN"
+SECRETS="test-apivideo-key-$PB_CANARY test-unith-secret-$PB_CANARY test-rythmex-password-$PB_CANARY
+	test-hautai-password-$PB_CANARY test-client-secret-$PB_CANARY $HAUTAI_TOKEN"
 
 pb_setup() {
 	[ "${BASH_VERSINFO[0]}" -ge 5 ] || skip "bash 5 needed (EPOCHREALTIME, namerefs)"

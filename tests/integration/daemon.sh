@@ -123,6 +123,8 @@ def memscan(pid, *needles):
             if not perms.startswith("rw"):
                 continue
             a, b = (int(x, 16) for x in addr.split("-"))
+            if b - a > 1 << 30:     # AddressSanitizer's shadow memory
+                continue
             try:
                 mem.seek(a)
                 data = mem.read(b - a)
@@ -553,7 +555,8 @@ sc_faults() {
 		fail "no renewal attempt within 5 s of the start"
 	first=$(fetches /auth/token | awk '$2 == 503 {print $1; exit}')
 	local bad= checks=0
-	while [ $(($(now_ms) - first)) -lt 3000 ]; do
+	# look at least once, however long a loaded machine took to see the 503
+	while [ "$checks" -eq 0 ] || [ $(($(now_ms) - first)) -lt 3000 ]; do
 		raw_eq "$TOKDIR/unith.token" "$u0" || bad="$bad; unith.token changed or vanished"
 		jload "$TOKDIR/unith.json"
 		[ "${J[state]}" = valid ] || bad="$bad; state ${J[state]}"
@@ -650,7 +653,7 @@ sc_permanent() {
 	mock_config '{"lifetime": 4}'
 	mock_fault /auth/token bad-creds
 	# api.video: a wrong key in the user's own credentials file
-	sed -i 's/^api_key = test-apivideo-key$/api_key = wrong-apivideo-key/' "$CREDS"
+	sed -i 's/^api_key = test-apivideo-key/api_key = wrong-apivideo-key/' "$CREDS"
 	d_start_fg
 	wait_for 3000 eval '[ "$(mock_count /auth/token)" -ge 1 ] && [ "$(mock_count /auth/api-key)" -ge 1 ]' ||
 		fail "no first attempt within 3 s"
@@ -673,7 +676,7 @@ sc_permanent() {
 	ok "the refresher renews unith on its own again"
 
 	echo "# the user fixes the key in the credentials file, then runs the refresh the message asks for"
-	sed -i 's/^api_key = wrong-apivideo-key$/api_key = test-apivideo-key/' "$CREDS"
+	sed -i 's/^api_key = wrong-apivideo-key/api_key = test-apivideo-key/' "$CREDS"
 	expect_exit 0 bt refresh apivideo
 	assert_eq "$(mock_last /auth/api-key status)" 200 "the refresh used the fixed key"
 }
@@ -871,7 +874,9 @@ EOF
 	ok "not in any file of the token dir"
 	local memlock
 	memlock=$(awk '/^Max locked memory/ {print $4}' "/proc/$DPID/limits")
-	if [ "$memlock" = unlimited ] || [ "${memlock:-0}" -ge 65536 ]; then
+	if [ -n "${ASAN_RUNTIME:-}" ]; then
+		echo "# mlock check skipped: AddressSanitizer makes mlock() a no-op"
+	elif [ "$memlock" = unlimited ] || [ "${memlock:-0}" -ge 65536 ]; then
 		[ "$(awk '/^VmLck:/ {print $2}' "/proc/$DPID/status")" -gt 0 ] ||
 			fail "the hand-off secret is not mlock()ed (VmLck 0, limit $memlock)"
 		ok "the hand-off secret is locked in memory (VmLck > 0)"
