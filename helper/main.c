@@ -263,7 +263,7 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 			format = cli_format_find(opt == 'H' ? "header" : "json");
 		else if (opt == 'f' && (format = cli_format_find(optarg)) == NULL)
 			return cli_report((pb_fail(&err, PB_E_USAGE, "get: unknown format '%s' "
-						   "(one of %s)", optarg, cli_format_names), &err));
+						   "(one of %s)", optarg, cli_format_names()), &err));
 		else if (opt == 'm' && (pb_parse_long(optarg, &min_valid) < 0 || min_valid < 0 ||
 					min_valid > PB_MAX_LIFETIME))
 			return cli_usage_error("--min-valid takes a number of seconds");
