@@ -6,12 +6,14 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "expiry.h"
 #include "format.h"
+#include "jsonmap.h"
 
 typedef int (*format_fn)(const struct pb_store *st, const char *profile, struct pb_buf *out,
 			 struct pb_err *err);
@@ -143,31 +145,67 @@ static void wipe_json_string(const char *s)
 }
 
 /*
- * exec-credential: a Kubernetes client.authentication.k8s.io/v1
- * ExecCredential, for kubectl's and client-go's exec plugins. Its
- * expirationTimestamp is the expiry less the refresh margin, the moment
- * bearer-token itself stops handing the token out as it is; kubectl runs
- * us again then. None for a token that never expires. The
- * KUBERNETES_EXEC_INFO kubectl sets says nothing we need.
+ * The apiVersion to answer in. Kubernetes' exec-plugin contract: answer
+ * in the version the client asks for in KUBERNETES_EXEC_INFO (an
+ * ExecCredential carrying the kubeconfig's exec apiVersion). kubectl
+ * before 1.22 knows only v1beta1 and rejects v1; the status is the same
+ * in both. Unset (or empty): v1. NULL and err (PB_E_USAGE) when it is not
+ * a JSON object or asks for another version.
+ */
+static const char *exec_api_version(struct pb_err *err)
+{
+	static const char *const known[] = { "client.authentication.k8s.io/v1",
+					     "client.authentication.k8s.io/v1beta1" };
+	const char *info = getenv("KUBERNETES_EXEC_INFO"), *want = NULL, *ver = NULL;
+	struct json_object *doc = NULL, *v;
+
+	if (info == NULL || *info == '\0')
+		return known[0];
+	if ((doc = pb_json_parse_object(info, strlen(info))) == NULL) {
+		pb_fail(err, PB_E_USAGE, "get: KUBERNETES_EXEC_INFO is not a JSON ExecCredential; "
+			"this plugin speaks client.authentication.k8s.io/v1 and v1beta1");
+		goto done;
+	}
+	if (json_object_object_get_ex(doc, "apiVersion", &v) &&
+	    json_object_is_type(v, json_type_string))
+		want = json_object_get_string(v);
+	for (size_t i = 0; want != NULL && i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(want, known[i]) == 0)
+			ver = known[i];
+	if (ver == NULL)
+		pb_fail(err, PB_E_USAGE, "get: KUBERNETES_EXEC_INFO asks for %.100s; this plugin "
+			"speaks v1 and v1beta1", want != NULL ? want : "no apiVersion");
+done:
+	json_object_put(doc);
+	return ver;
+}
+
+/*
+ * exec-credential: a Kubernetes ExecCredential, for kubectl's and
+ * client-go's exec plugins, in the apiVersion KUBERNETES_EXEC_INFO asks
+ * for (v1 or v1beta1; v1 when unset). Its expirationTimestamp is the
+ * expiry less the refresh margin, the moment bearer-token itself stops
+ * handing the token out as it is; kubectl runs us again then. None for a
+ * token that never expires.
  */
 static int print_exec_credential(const struct pb_store *st, const char *profile,
 				 struct pb_buf *out, struct pb_err *err)
 {
 	struct json_object *root = NULL, *status, *tok = NULL;
-	const char *text = NULL;
+	const char *text = NULL, *version;
 	struct pb_meta m;
 	char *token = NULL, at[32];
 	int rc = -1;
 
-	if (read_meta(st, profile, &m, err) < 0 || read_token(st, profile, &token, err) < 0)
+	if ((version = exec_api_version(err)) == NULL ||
+	    read_meta(st, profile, &m, err) < 0 || read_token(st, profile, &token, err) < 0)
 		goto done;
 	if ((root = json_object_new_object()) == NULL ||
 	    (status = json_object_new_object()) == NULL) {
 		no_memory(err);
 		goto done;
 	}
-	json_object_object_add(root, "apiVersion",
-			       json_object_new_string("client.authentication.k8s.io/v1"));
+	json_object_object_add(root, "apiVersion", json_object_new_string(version));
 	json_object_object_add(root, "kind", json_object_new_string("ExecCredential"));
 	json_object_object_add(root, "status", status);
 	tok = json_object_new_string(token);

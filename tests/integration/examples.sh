@@ -3,8 +3,10 @@
 # parse; examples/scripts/call-api.sh (curl -H @file) and call_api.py
 # (standard library) run against the mock, including their errors; the
 # systemd units pass `systemd-analyze verify` where systemd is installed
-# (and a structural check everywhere); the kubeconfig parses and, with a
-# kubectl 1.22 or later, drives bearer-token as its exec plugin; and every
+# (and a structural check everywhere); the kubeconfig parses and drives
+# bearer-token as kubectl's exec plugin (as shipped with kubectl 1.22 or
+# later; with its apiVersion set to v1beta1, as its comment says, with an
+# older one such as Debian 12's kubernetes-client 1.20); and every
 # seed vendor has a config and a credentials example that pass
 # `bearer-token check-config`.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -149,6 +151,8 @@ for want in "apiVersion: client.authentication.k8s.io/v1" "command: /usr/bin/bea
 	"- --format=exec-credential" "interactiveMode: Never"; do
 	assert_contains "$(<"$kc")" "$want" "kubeconfig.yaml has '$want'"
 done
+assert_contains "$(<"$kc")" "client.authentication.k8s.io/v1beta1" \
+	"kubeconfig.yaml tells users of an older kubectl to use v1beta1"
 if "$PYTHON3" -c 'import yaml' 2>/dev/null; then
 	"$PYTHON3" - "$kc" <<'EOF' || fail "kubeconfig.yaml does not parse as a kubeconfig"
 import sys, yaml
@@ -166,14 +170,23 @@ else
 fi
 kminor=$(kubectl version --client -o json 2>/dev/null | "$PYTHON3" -c \
 	'import json,re,sys; print(int(re.match(r"\d+", json.load(sys.stdin)["clientVersion"]["minor"]).group()))' 2>/dev/null)
-if [ -n "$kminor" ] && [ "$kminor" -ge 22 ]; then
-	# the snippet as shipped, pointed at the mock and this build
+if [ -n "$kminor" ]; then
+	# the snippet as shipped, pointed at the mock and this build; a kubectl
+	# before 1.22 knows only v1beta1: the edit the snippet's comment gives
+	kver=v1
+	[ "$kminor" -ge 22 ] || kver=v1beta1
 	sed -e "s|https://k8s.example.com:6443|$MOCK|" -e "s|/etc/kubernetes/pki/ca.crt|$T/ca.pem|" \
-		-e "s|/usr/bin/bearer-token|$BEARER_TOKEN_BIN|" "$kc" >"$T/kubeconfig"
+		-e "s|/usr/bin/bearer-token|$BEARER_TOKEN_BIN|" \
+		-e "s|^\( *apiVersion: client.authentication.k8s.io/\)v1\$|\1$kver|" "$kc" >"$T/kubeconfig"
+	assert_contains "$(<"$T/kubeconfig")" "apiVersion: client.authentication.k8s.io/$kver" \
+		"kubectl 1.$kminor: the exec user asks for $kver"
+	# kubectl keeps a cache under $HOME/.kube; HOME is $T/home (pb_setup)
 	expect_exit 0 kubectl --kubeconfig "$T/kubeconfig" --request-timeout=10s get --raw /v1/whoami
 	assert_contains "$OUT" '"vendor": "oauth2"' "kubectl with kubeconfig.yaml: the mock accepted the oauth2 token"
+	assert_eq "$(mock_last /v1/whoami authorization)" "Bearer $(<"$TOKDIR/oauth2.token")" \
+		"kubectl with kubeconfig.yaml sent the oauth2 token"
 else
-	echo "# no kubectl 1.22+ here: kubeconfig.yaml not run"
+	echo "# no kubectl here (Debian: apt-get install kubernetes-client): kubeconfig.yaml not run"
 fi
 
 echo "# the PAM snippets"

@@ -3,10 +3,12 @@
 # each format's exact bytes against the token files, --header/--json as
 # aliases, env evaluated by sh, dash and bash (a hostile token included),
 # the Kubernetes ExecCredential checked against a JSON schema with its
-# expirationTimestamp shaved by the refresh margin, kubectl using it as an
-# exec plugin when a kubectl that speaks client.authentication.k8s.io/v1
-# is installed, and the errors: an unknown format, a missing argument, a
-# failed fetch (nothing on stdout).
+# expirationTimestamp shaved by the refresh margin, in the apiVersion
+# KUBERNETES_EXEC_INFO asks for (v1 or v1beta1; v1 when unset), kubectl
+# using it as an exec plugin (v1beta1 for a kubectl older than 1.22, such
+# as Debian 12's kubernetes-client 1.20, v1 otherwise), and the errors: an
+# unknown format, a missing argument, an apiVersion we do not speak or a
+# KUBERNETES_EXEC_INFO that is not JSON, a failed fetch (nothing on stdout).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${TESTS_SRCDIR:-$(dirname "$0")/..}/lib.sh"
 pb_setup
@@ -101,21 +103,25 @@ assert_eq "$(printf '%s' "$OUT" | "$PYTHON3" -c 'import json,sys; print(json.loa
 	"$nasty" "exec-credential: the hostile token survives JSON escaping"
 
 echo "# exec-credential"
-# check_exec FILE : FILE is one line of JSON, a valid v1 ExecCredential by
-# a JSON schema (a small validator of the keywords used, which first proves
-# it rejects broken documents); prints the token and the
-# expirationTimestamp ("-" when there is none)
+# check_exec FILE [VERSION] : FILE is one line of JSON, a valid ExecCredential
+# of client.authentication.k8s.io/VERSION (v1 by default) by a JSON schema
+# (a small validator of the keywords used, which first proves it rejects
+# broken documents); prints the token and the expirationTimestamp ("-"
+# when there is none)
 check_exec() {
-	"$PYTHON3" - "$1" <<'EOF'
+	"$PYTHON3" - "$1" "client.authentication.k8s.io/${2:-v1}" <<'EOF'
 import datetime, json, re, sys
 
-# client.authentication.k8s.io/v1 ExecCredential, as kubectl reads it
+API = sys.argv[2]
+OTHER = {"client.authentication.k8s.io/v1": "client.authentication.k8s.io/v1beta1"}.get(
+    API, "client.authentication.k8s.io/v1")
+# an ExecCredential as kubectl reads it: v1 and v1beta1 have the same shape
 SCHEMA = {
     "type": "object",
     "required": ["apiVersion", "kind", "status"],
     "additionalProperties": False,
     "properties": {
-        "apiVersion": {"const": "client.authentication.k8s.io/v1"},
+        "apiVersion": {"const": API},
         "kind": {"const": "ExecCredential"},
         "spec": {"type": "object"},
         "status": {
@@ -162,9 +168,9 @@ def errors(v, s, where="$"):
     return out
 
 
-good = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+good = {"apiVersion": API, "kind": "ExecCredential",
         "status": {"token": "t", "expirationTimestamp": "2030-01-01T00:00:00Z"}}
-for bad in ({**good, "apiVersion": "client.authentication.k8s.io/v1beta1"},
+for bad in ({**good, "apiVersion": OTHER},
             {**good, "status": {}},
             {**good, "status": {"token": "a b"}},
             {**good, "status": {"token": "t", "expirationTimestamp": "2030-01-01 00:00"}},
@@ -195,8 +201,13 @@ assert_eq "$(epoch_of "${ec[1]}")" "$((expires - margin))" \
 	"expirationTimestamp = expires_at - 60 s (the refresh margin)"
 assert_match "${ec[1]}" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' \
 	"expirationTimestamp is RFC 3339 UTC"
-same_bytes "$T/exec" "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"$tok\",\"expirationTimestamp\":\"${ec[1]}\"}}"$'\n' \
-	"exec-credential: exact bytes"
+# want_exec VERSION : the exact ExecCredential of apivideo in VERSION
+apivideo_at=${ec[1]}
+want_exec() {
+	printf '{"apiVersion":"client.authentication.k8s.io/%s","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"%s"}}\n' \
+		"$1" "$tok" "$apivideo_at"
+}
+same_bytes "$T/exec" "$(want_exec v1)"$'\n' "exec-credential: exact bytes"
 # a 200 s token: the margin is a tenth of it
 mock_config '{"lifetime": 200}'
 expect_exit 0 bt refresh unith
@@ -215,19 +226,80 @@ get_to "$T/exec" rythmex-apitoken --format=exec-credential
 mapfile -t ec < <(check_exec "$T/exec" || echo "SCHEMA-FAILED")
 [ "${ec[0]:-}" != SCHEMA-FAILED ] || fail "the ExecCredential of rythmex-apitoken is not valid"
 assert_eq "${ec[1]}" - "a token that never expires has no expirationTimestamp"
-# kubectl sets KUBERNETES_EXEC_INFO; it changes nothing
+
+echo "# the apiVersion KUBERNETES_EXEC_INFO asks for"
+# exec_info VERSION : KUBERNETES_EXEC_INFO as kubectl sets it for an exec
+# user of client.authentication.k8s.io/VERSION
+exec_info() {
+	printf '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/%s","spec":{"interactive":false}}' "$1"
+}
+# exec_as INFO [PROFILE] : get --format=exec-credential with
+# KUBERNETES_EXEC_INFO=INFO, stdout in $T/exec; $RC, $ERR
+exec_as() {
+	KUBERNETES_EXEC_INFO=$1 get_to "$T/exec" "${2:-apivideo}" --format=exec-credential
+}
 get_to "$T/exec" apivideo --format=exec-credential
-KUBERNETES_EXEC_INFO='{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}' \
-	"$BEARER_TOKEN_BIN" get apivideo --format=exec-credential >"$T/exec2" 2>"$T/.err"
-assert_eq "$?" 0 "exec-credential with KUBERNETES_EXEC_INFO set exits 0"
-same_bytes "$T/exec2" "$(<"$T/exec")"$'\n' "KUBERNETES_EXEC_INFO changes nothing"
+same_bytes "$T/exec" "$(want_exec v1)"$'\n' "KUBERNETES_EXEC_INFO unset: v1"
+exec_as ''
+same_bytes "$T/exec" "$(want_exec v1)"$'\n' "KUBERNETES_EXEC_INFO empty: v1"
+exec_as "$(exec_info v1)"
+assert_eq "$RC" 0 "asked for v1: exits 0"
+same_bytes "$T/exec" "$(want_exec v1)"$'\n' "asked for v1: v1, byte for byte"
+exec_as "$(exec_info v1beta1)"
+assert_eq "$RC" 0 "asked for v1beta1: exits 0"
+mapfile -t ec < <(check_exec "$T/exec" v1beta1 || echo "SCHEMA-FAILED")
+[ "${ec[0]:-}" != SCHEMA-FAILED ] || fail "the v1beta1 ExecCredential of apivideo is not valid"
+ok "asked for v1beta1: a valid v1beta1 ExecCredential"
+same_bytes "$T/exec" "$(want_exec v1beta1)"$'\n' "asked for v1beta1: v1beta1, byte for byte"
+# pretty-printed, as another client may send it
+exec_as $'{\n  "apiVersion": "client.authentication.k8s.io/v1beta1",\n  "kind": "ExecCredential"\n}\n' \
+	rythmex-apitoken
+mapfile -t ec < <(check_exec "$T/exec" v1beta1 || echo "SCHEMA-FAILED")
+[ "${ec[0]:-}" != SCHEMA-FAILED ] || fail "a multi-line KUBERNETES_EXEC_INFO: no valid v1beta1 answer"
+assert_eq "${ec[1]}" - "v1beta1, a token that never expires: no expirationTimestamp"
+
+# exec_info_error INFO ERE MSG : with KUBERNETES_EXEC_INFO=INFO, get exits 2,
+# prints nothing and says ERE in one line
+exec_info_error() {
+	KUBERNETES_EXEC_INFO=$1 expect_exit 2 bt get apivideo --format=exec-credential
+	assert_eq "$OUT" "" "$3: nothing on stdout"
+	assert_lines "$ERR" 1 "$3: one line on stderr"
+	assert_match "$ERR" "$2" "$3: says why"
+	assert_not_contains "$ERR" "$tok" "$3: the token is not in the message"
+}
+asks='^bearer-token: get: KUBERNETES_EXEC_INFO asks for'
+speaks='; this plugin speaks v1 and v1beta1$'
+exec_info_error "$(exec_info v1alpha1)" "$asks client\.authentication\.k8s\.io/v1alpha1$speaks" \
+	"asked for v1alpha1"
+exec_info_error '{"apiVersion":"client.authentication.k8s.io/v2","kind":"ExecCredential"}' \
+	"$asks client\.authentication\.k8s\.io/v2$speaks" "asked for v2"
+exec_info_error '{"kind":"ExecCredential"}' "$asks no apiVersion$speaks" "no apiVersion"
+exec_info_error '{"apiVersion":1}' "$asks no apiVersion$speaks" "a number for apiVersion"
+exec_info_error $'{"apiVersion":"v1\\n\\u001b[2Jx"}' "$asks v1..\[2Jx$speaks" \
+	"control characters in the apiVersion"
+for junk in client.authentication.k8s.io/v1beta1 '{"apiVersion":"client.authentication.k8s.io/v1"' \
+	'["client.authentication.k8s.io/v1"]' '{"apiVersion":"client.authentication.k8s.io/v1"} x'; do
+	exec_info_error "$junk" '^bearer-token: get: KUBERNETES_EXEC_INFO is not a JSON ExecCredential; this plugin speaks client\.authentication\.k8s\.io/v1 and v1beta1$' \
+		"KUBERNETES_EXEC_INFO=$junk"
+done
 
 echo "# kubectl with bearer-token as its exec plugin"
-# client.authentication.k8s.io/v1 needs kubectl 1.22 or later (Debian 12
-# has 1.20, which knows only v1beta1)
+# client.authentication.k8s.io/v1 needs kubectl 1.22 or later; Debian 12's
+# kubernetes-client is 1.20, which knows only v1beta1: use what it speaks.
+# kubectl keeps a cache under $HOME/.kube; HOME is $T/home (pb_setup).
 kminor=$(kubectl version --client -o json 2>/dev/null | "$PYTHON3" -c \
 	'import json,re,sys; print(int(re.match(r"\d+", json.load(sys.stdin)["clientVersion"]["minor"]).group()))' 2>/dev/null)
-if [ -n "$kminor" ] && [ "$kminor" -ge 22 ]; then
+if [ -n "$kminor" ]; then
+	kver=v1
+	[ "$kminor" -ge 22 ] || kver=v1beta1
+	echo "# kubectl 1.$kminor: exec apiVersion client.authentication.k8s.io/$kver"
+	# the plugin as kubectl runs it, noting the KUBERNETES_EXEC_INFO it got
+	cat >"$T/kexec" <<EOF
+#!/bin/sh
+printf '%s\n' "\${KUBERNETES_EXEC_INFO-unset}" >"$T/exec-info"
+exec "$BEARER_TOKEN_BIN" "\$@"
+EOF
+	chmod 0755 "$T/kexec"
 	cat >"$T/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -246,19 +318,22 @@ users:
 - name: apivideo
   user:
     exec:
-      apiVersion: client.authentication.k8s.io/v1
-      command: $BEARER_TOKEN_BIN
+      apiVersion: client.authentication.k8s.io/$kver
+      command: $T/kexec
       args: [--config, $BEARER_CONFIG, get, --format=exec-credential, apivideo]
       interactiveMode: Never
 EOF
 	run_cmd kubectl --kubeconfig "$T/kubeconfig" config view --raw -o 'jsonpath={.users[0].user.exec.command}'
-	assert_eq "$OUT" "$BEARER_TOKEN_BIN" "kubectl config view reads the exec user"
+	assert_eq "$OUT" "$T/kexec" "kubectl config view reads the exec user"
 	expect_exit 0 kubectl --kubeconfig "$T/kubeconfig" --request-timeout=10s get --raw /v1/whoami
 	assert_contains "$OUT" '"vendor": "apivideo"' "kubectl: the mock accepted the token"
 	assert_eq "$(mock_last /v1/whoami authorization)" "Bearer $(<"$TOKDIR/apivideo.token")" \
 		"kubectl sent the ExecCredential's token"
+	assert_eq "$("$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["apiVersion"])' \
+		"$T/exec-info" 2>&1)" "client.authentication.k8s.io/$kver" \
+		"kubectl asked for $kver in KUBERNETES_EXEC_INFO"
 else
-	echo "# no kubectl 1.22+ here (client.authentication.k8s.io/v1): checked by schema only"
+	echo "# no kubectl here (Debian: apt-get install kubernetes-client): checked by schema only"
 fi
 
 echo "# errors"
