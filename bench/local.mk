@@ -1,7 +1,8 @@
 # bench/local.mk - `make bench`: pam_bearer against the pam_exec + curl + jq
-# script admins write today, and against one bare curl (bench/README.md).
+# script admins write today, and against one bare curl (bench/RESULTS.md
+# says what each section measures).
 # Figures, never assertions; not part of make check.
-#   make bench                 the full run (about 15 minutes); rewrites
+#   make bench                 the full run (15 to 20 minutes); rewrites
 #                              bench/RESULTS.md and bench/latency.png in the
 #                              source tree
 #   make bench BENCH_QUICK=1   a short run for development; its report goes
@@ -23,5 +24,5 @@ clean-local: clean-bench
 clean-bench:
 	rm -rf bench-out
 .PHONY: clean-bench
-EXTRA_DIST += bench/run.sh bench/lib.sh bench/sessions.sh bench/refresher.sh bench/report.sh \
+EXTRA_DIST += bench/run.sh bench/lib.sh bench/sessions.sh bench/refresher.sh bench/report.sh bench/notes.md \
 	bench/fetch-token.sh bench/RESULTS.md bench/latency.png

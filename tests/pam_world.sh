@@ -1,7 +1,9 @@
 # tests/pam_world.sh - a throw-away PAM world for one user under cwrap, for
 # the demo and the benchmark. Source it after lib.sh, with T set.
 #
-#   pam_world NAME    sets U, G, PRELOAD, MOCK and CTL_PORT (a fresh mock);
+#   pam_world NAME [MOCK OPTIONS]
+#                     sets U, G, PRELOAD, MOCK and CTL_PORT (a fresh mock,
+#                     started with these extra options, e.g. --max-seconds);
 #                     writes passwd/group for NAME, the config with every
 #                     preset pointing at the mock, NAME's credentials and
 #                     runtime dir, and pam_env.conf (standing in for
@@ -13,12 +15,12 @@
 #                     it would fake the helper's setuid too, so it stays out)
 
 pam_world() {
-	local name=$1
+	local name=$1; shift
 	[ -n "${PAM_WRAPPER_SO:-}" ] && [ -n "${NSS_WRAPPER_SO:-}" ] || skip "cwrap libraries not found"
 	if [ "$(id -u)" -eq 0 ]; then U=4242 G=4242 PRELOAD="$PAM_WRAPPER_SO:$NSS_WRAPPER_SO"
 	else U=$(id -u) G=$(id -g) PRELOAD="$PAM_WRAPPER_SO:$UID_WRAPPER_SO:$NSS_WRAPPER_SO"; fi
 	make_certs "$T"
-	start_mock MOCK --cert "$T/server.pem" --key "$T/server.key"
+	start_mock MOCK --cert "$T/server.pem" --key "$T/server.key" "$@"
 	MOCK="https://127.0.0.1:$MOCK_PORT" CTL_PORT=$MOCK_CTL_PORT
 	mkdir -p "$T/services" "$T/run/$U" "$T/home"
 	printf 'root:x:0:0:root:/root:/bin/sh\n%s:x:%s:%s:%s:%s:/bin/sh\n' \
