@@ -1,0 +1,173 @@
+/*
+ * fuzz_proto.c - libFuzzer target for the pipe protocols (lib/proto.c):
+ * every reader and parser in proto.h.
+ *
+ * Byte 0 picks the reader; the rest is the message, handed over in a
+ * buffer of exactly its length so a read past the end is caught:
+ *   0  pb_proto_read_secrets        (PAM module -> bearer-token)
+ *   1  pb_proto_read_fetch_request  (bearer-token -> bearer-fetch)
+ *   2  pb_proto_read_fetch_reply    (bearer-fetch -> bearer-token)
+ *   3  pb_proto_parse_result        (bearer-token -> PAM module, one line)
+ * Invariants: what a reader accepts, the matching writer writes back into
+ * a message the reader reads as the same thing; an accepted token passes
+ * pb_token_check; a failure is one line with an error class.
+ */
+#include "fuzz.h"
+#include "proto.h"
+
+/* Same secrets in the same order? */
+static bool same_creds(const struct pb_creds *a, const struct pb_creds *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].profile, b->v[i].profile) != 0 ||
+		    strcmp(a->v[i].field, b->v[i].field) != 0 ||
+		    strcmp(a->v[i].value, b->v[i].value) != 0)
+			return false;
+	return true;
+}
+
+/* A failure: one line, an error class. */
+static void check_err(const struct pb_err *err)
+{
+	FUZZ_CHECK(err->code > PB_OK && err->code <= PB_E_INTERNAL);
+	FUZZ_CHECK(strchr(err->msg, '\n') == NULL);
+}
+
+static void fuzz_secrets(const char *msg, size_t len)
+{
+	struct pb_creds creds = { 0 }, again = { 0 };
+	struct pb_buf out = { 0 };
+	struct pb_err err;
+
+	pb_err_clear(&err);
+	if (pb_proto_read_secrets(msg, len, &creds, &err) < 0) {
+		check_err(&err);
+		goto done;
+	}
+	for (size_t i = 0; i < creds.n; i++) {
+		FUZZ_CHECK(pb_valid_name(creds.v[i].profile) && pb_valid_name(creds.v[i].field));
+		FUZZ_CHECK(pb_proto_put_secret(&out, creds.v[i].profile, creds.v[i].field,
+					       creds.v[i].value) == 0);
+	}
+	FUZZ_CHECK(pb_proto_put_end(&out) == 0);
+	FUZZ_CHECK(pb_proto_read_secrets(out.data, out.len, &again, &err) == 0);
+	FUZZ_CHECK(same_creds(&creds, &again));
+done:
+	pb_creds_free(&creds);
+	pb_creds_free(&again);
+	pb_buf_wipe(&out);
+}
+
+static void fuzz_request(const char *msg, size_t len)
+{
+	struct pb_creds creds = { 0 }, again = { 0 };
+	struct pb_buf out = { 0 };
+	struct pb_err err;
+	char *refresh = NULL, *refresh2 = NULL;
+	const char *profile;
+
+	pb_err_clear(&err);
+	if (pb_proto_read_fetch_request(msg, len, &creds, &refresh, &err) < 0) {
+		check_err(&err);
+		FUZZ_CHECK(refresh == NULL);
+		goto done;
+	}
+	/* the writer sends one profile's secrets: round-trip when there is one */
+	profile = creds.n > 0 ? creds.v[0].profile : "p";
+	for (size_t i = 0; i < creds.n; i++)
+		if (strcmp(creds.v[i].profile, profile) != 0)
+			goto done;
+	FUZZ_CHECK(pb_proto_put_fetch_request(&out, profile, &creds, refresh) == 0);
+	FUZZ_CHECK(pb_proto_read_fetch_request(out.data, out.len, &again, &refresh2, &err) == 0);
+	FUZZ_CHECK(same_creds(&creds, &again));
+	FUZZ_CHECK(again.path != NULL);
+	FUZZ_CHECK(creds.path == NULL || strcmp(creds.path, again.path) == 0);
+	FUZZ_CHECK((refresh == NULL) == (refresh2 == NULL));
+	FUZZ_CHECK(refresh == NULL || strcmp(refresh, refresh2) == 0);
+done:
+	pb_wipe_free(refresh);
+	pb_wipe_free(refresh2);
+	pb_creds_free(&creds);
+	pb_creds_free(&again);
+	pb_buf_wipe(&out);
+}
+
+static void fuzz_reply(const char *msg, size_t len)
+{
+	struct pb_token tok, again;
+	struct pb_buf out = { 0 };
+	struct pb_err err, err2;
+
+	if (pb_proto_read_fetch_reply(msg, len, &tok, &err) < 0) {
+		check_err(&err);
+		FUZZ_CHECK(tok.token == NULL && tok.refresh_token == NULL);
+		/* an error reply travels back unchanged */
+		if (len >= 6 && memcmp(msg, "error ", 6) == 0 && err.code != PB_E_INTERNAL) {
+			FUZZ_CHECK(pb_proto_put_fetch_reply(&out, NULL, &err) == 0);
+			FUZZ_CHECK(pb_proto_read_fetch_reply(out.data, out.len, &again, &err2) < 0);
+			FUZZ_CHECK(err2.code == err.code && err2.retry_after == err.retry_after);
+			FUZZ_CHECK(strcmp(err2.msg, err.msg) == 0);
+		}
+		goto done;
+	}
+	FUZZ_CHECK(tok.token != NULL && pb_token_check(tok.token, NULL) == 0);
+	FUZZ_CHECK(pb_proto_put_fetch_reply(&out, &tok, NULL) == 0);
+	FUZZ_CHECK(pb_proto_read_fetch_reply(out.data, out.len, &again, &err2) == 0);
+	FUZZ_CHECK(strcmp(again.token, tok.token) == 0);
+	FUZZ_CHECK((again.refresh_token == NULL) == (tok.refresh_token == NULL));
+	FUZZ_CHECK(tok.refresh_token == NULL || strcmp(again.refresh_token, tok.refresh_token) == 0);
+	FUZZ_CHECK(again.obtained_at == tok.obtained_at && again.has_expiry == tok.has_expiry &&
+		   again.expires_at == tok.expires_at && again.refreshed == tok.refreshed);
+	pb_token_free(&again);
+	pb_token_free(&tok);
+done:
+	pb_buf_wipe(&out);
+}
+
+static void fuzz_result(const char *msg, size_t len)
+{
+	struct pb_buf out = { 0 };
+	const char *profile, *text;
+	char *line = fuzz_cstr((const uint8_t *)msg, len);
+	char *orig = fuzz_cstr((const uint8_t *)msg, len);
+	char word[16];
+	int code;
+
+	if (line == NULL || orig == NULL)
+		goto done;
+	if (pb_proto_parse_result(line, &profile, &code, &text) < 0)
+		goto done;
+	FUZZ_CHECK(pb_valid_name(profile) && code >= PB_OK && code <= PB_E_INTERNAL);
+	FUZZ_CHECK(pb_proto_put_result(&out, profile, code, text) == 0);
+	FUZZ_CHECK(out.len > 0 && out.data[out.len - 1] == '\n');
+	FUZZ_CHECK(memchr(out.data, '\n', out.len) == out.data + out.len - 1);
+	/* a line as we write it (code in canonical form, clean text) comes back the same */
+	snprintf(word, sizeof(word), "%d ", code);
+	if (!pb_has_ctrl(text) && strncmp(orig + 7 + strlen(profile) + 1, word, strlen(word)) == 0)
+		FUZZ_CHECK(out.len == strlen(orig) + 1 && memcmp(out.data, orig, out.len - 1) == 0);
+done:
+	free(line);
+	free(orig);
+	pb_buf_wipe(&out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *msg;
+
+	if (size < 1)
+		return 0;
+	if ((msg = malloc(size - 1 ? size - 1 : 1)) == NULL)
+		return 0;
+	memcpy(msg, data + 1, size - 1);
+	switch (data[0] % 4) {
+	case 0: fuzz_secrets(msg, size - 1); break;
+	case 1: fuzz_request(msg, size - 1); break;
+	case 2: fuzz_reply(msg, size - 1); break;
+	default: fuzz_result(msg, size - 1); break;
+	}
+	free(msg);
+	return 0;
+}
