@@ -325,7 +325,7 @@ static int parse_session(const char *s, pid_t *pid, char *cookie, size_t len)
 	    strlen(end + 1) >= len || strspn(end + 1, "0123456789abcdef") != strlen(end + 1))
 		return -1;
 	*pid = (pid_t)v;
-	strcpy(cookie, end + 1);
+	memcpy(cookie, end + 1, strlen(end + 1) + 1);   /* fits: checked above */
 	return 0;
 }
 
@@ -340,6 +340,7 @@ static void handle_request(struct daemon *d, char *req, size_t len, struct pb_bu
 	pid_t pid;
 	char cookie[40], profile[80];
 	long min_valid;
+	int off;
 
 	pb_err_clear(&err);
 	if (nl == NULL)
@@ -374,8 +375,13 @@ static void handle_request(struct daemon *d, char *req, size_t len, struct pb_bu
 				schedule_from_disk(d, &d->jobs[i], 0);
 		pb_buf_adds(reply, "ok\n");
 	} else if ((strcmp(req, "refresh") == 0 || strcmp(req, "get") == 0) && arg != NULL) {
+		/* "PROFILE [MIN_VALID]"; strtol, not sscanf, for MIN_VALID: an out
+		 * of range number must be refused, not undefined */
 		min_valid = 0;
-		if (sscanf(arg, "%79s %ld", profile, &min_valid) < 1 ||
+		off = 0;
+		profile[0] = '\0';   /* named in the error below even when sscanf fails */
+		if (sscanf(arg, "%79s%n", profile, &off) < 1 ||
+		    (arg[off] == ' ' && pb_parse_long(arg + off + 1, &min_valid) < 0) ||
 		    (j = find_job(d, profile)) == NULL) {
 			pb_fail(&err, PB_E_CONFIG, "%s: no such profile for this user", arg);
 			pb_proto_put_result(reply, pb_valid_name(profile) ? profile : "-", err.code,
@@ -613,12 +619,12 @@ static int detach(void)
 	if (devnull < 0)
 		return -1;
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0 || (pid == 0 && setsid() < 0)) {
+		close(devnull);
 		return -1;
+	}
 	if (pid > 0)
 		_exit(0);
-	if (setsid() < 0)
-		return -1;
 	dup2(devnull, 0);
 	dup2(devnull, 1);
 	dup2(devnull, 2);

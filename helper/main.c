@@ -131,6 +131,8 @@ static int setup_user(struct cli *c, const char *config_option, struct pb_err *e
 	static char user[256];
 
 	c->ctx.uid = getuid();
+	/* single-threaded: getpwuid's static result is ours until the next call */
+	/* cppcheck-suppress getpwuidCalled */
 	pw = getpwuid(c->ctx.uid);
 	home = getenv("HOME");
 	if (pw != NULL) {
@@ -341,13 +343,16 @@ static time_t next_refresh(const char *schedule, const char *profile)
 {
 	size_t n = strlen(profile);
 	long long t;
-	char what[8];
+	char what[8], *end;
 
 	for (const char *l = schedule; l != NULL && *l != '\0'; l = strchr(l, '\n')) {
 		if (*l == '\n')
 			l++;
-		if (strncmp(l, profile, n) == 0 && l[n] == ' ' &&
-		    sscanf(l + n + 1, "%lld %7s", &t, what) == 2)
+		if (strncmp(l, profile, n) != 0 || l[n] != ' ')
+			continue;
+		errno = 0;
+		t = strtoll(l + n + 1, &end, 10);
+		if (errno == 0 && end != l + n + 1 && sscanf(end, " %7s", what) == 1)
 			return t > 0 && strcmp(what, "renew") == 0 ? (time_t)t : -1;
 	}
 	return -1;

@@ -540,8 +540,10 @@ static int read_file(struct loader *ld, const char *path, bool *missing, struct 
 	int fd, rc;
 
 	*missing = false;
-	if (cfg->nfiles == ld->maxfiles)
-		return pb_fail(ld->err, PB_E_INTERNAL, "too many files");
+	if (cfg->nfiles == ld->maxfiles) {
+		pb_fail(ld->err, PB_E_INTERNAL, "too many files");
+		return -1;   /* and *out not set: the callers must see -1 */
+	}
 	if ((fd = open_trusted(path, missing, ld->err)) < 0)
 		return -1;
 	rc = pb_ini_parse_fd(path, fd, &cfg->files[cfg->nfiles], ld->err);
@@ -869,13 +871,15 @@ static int find_vendor(struct loader *ld, const struct pb_profile *p,
 		}
 	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s.conf", cfg->vendor_dir,
-			     p->vendor) >= sizeof(path))
-		return profile_fail(ld->err, p, cfg->path, ve->line, "vendor_dir is too long");
+			     p->vendor) >= sizeof(path)) {
+		profile_fail(ld->err, p, cfg->path, ve->line, "vendor_dir is too long");
+		return -1;   /* not profile_fail's value: *vini is unset, say so plainly */
+	}
 	if (read_file(ld, path, &missing, &ini) < 0) {
-		if (!missing)
-			return -1;
-		return profile_fail(ld->err, p, cfg->path, ve->line, "unknown vendor '%s' (no "
-				    "[vendor %s] section, no preset %s)", p->vendor, p->vendor, path);
+		if (missing)
+			profile_fail(ld->err, p, cfg->path, ve->line, "unknown vendor '%s' (no "
+				     "[vendor %s] section, no preset %s)", p->vendor, p->vendor, path);
+		return -1;
 	}
 	if (check_file(ini, p->vendor, ld->err) < 0)
 		return -1;

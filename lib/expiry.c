@@ -113,7 +113,7 @@ int pb_expiry_resolve(const char *lifetime, struct json_object *expires_in, cons
 	char alt[32], when[32];
 	struct pb_err jerr;
 	int64_t exp;
-	long secs;
+	long secs = 0;
 	int rc = -1;
 
 	*has_expiry = false;

@@ -216,7 +216,7 @@ static void one_line(char *out, size_t outlen, const char *a, const char *b)
 				out[w++] = ' ';
 			continue;
 		}
-		out[w++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		out[w++] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
 	}
 	while (w > 0 && out[w - 1] == ' ')
 		w--;

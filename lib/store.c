@@ -429,7 +429,7 @@ static int meta_parse(const struct pb_buf *text, struct pb_meta *m)
 	static const enum pb_state values[] = { PB_STATE_VALID, PB_STATE_EXPIRED, PB_STATE_ERROR };
 	struct json_tokener *tok = NULL;
 	struct json_object *o = NULL;
-	char state[16], last_error[1024];
+	char state[16], last_error[1024] = "";
 	bool present;
 	int rc = -1;
 

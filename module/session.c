@@ -107,7 +107,7 @@ static int select_profiles(struct session *s)
 		ngids = 1;
 	}
 	s->ngroups = (size_t)ngids;
-	s->profiles = calloc(s->cfg.nprofiles + 1, sizeof(*s->profiles));
+	s->profiles = calloc(s->cfg.nprofiles + 1, sizeof(const struct pb_profile *));
 	s->seen = calloc(s->cfg.nprofiles + 1, sizeof(*s->seen));
 	if (s->profiles == NULL || s->seen == NULL)
 		return PAM_BUF_ERR;
