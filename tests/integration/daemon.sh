@@ -352,7 +352,8 @@ fetches() { dtool reqs "$T/stats.json" "$@"; }
 # one before (a 4 s token: renewed at 3 s less up to 0.4 s of jitter, on
 # whole seconds; never twice) and at most LATE ms after the whole second
 # the one before was fetched in. For a JWT lifetime (the mock's exp is its
-# second + 4) that is 3000 + latency: never later than 1 s before expiry.
+# second + 4) that is 3000 + latency (the worker's start-up and TLS):
+# LATE 3600 keeps it 0.4 s before expiry.
 # With expires_in the client's own second counts, which may be the next.
 check_schedule() {
 	local name=$1 late=$2 t0=$3 t1=$4 prev= n=0 t st path rest gaps=
@@ -360,7 +361,10 @@ check_schedule() {
 	while read -r t st path rest; do
 		[ "$t" -ge "$t0" ] && [ "$t" -le "$t1" ] && [ "$st" = 200 ] || continue
 		if [ -z "$prev" ]; then
-			[ $((t - t0)) -lt 1500 ] || fail "$name: the first fetch came $((t - t0)) ms after the start"
+			# five profiles fetched one after another, each by a bearer-fetch
+			# that starts libcurl and OpenSSL anew (tens of ms; more with
+			# make -j2 running another test beside this one)
+			[ $((t - t0)) -lt 3000 ] || fail "$name: the first fetch came $((t - t0)) ms after the start"
 		else
 			gaps="$gaps $((t - prev))"
 			[ $((t - prev)) -ge 1500 ] ||
@@ -454,9 +458,9 @@ sc_cycles() {
 	report <"$T/sampler.out"
 
 	echo "# the schedule, as the mock saw it"
-	check_schedule unith 3400 "$t0" "$t1" /auth/token
-	check_schedule rythmex-jwt 3400 "$t0" "$t1" /api/v1/auth/jwt/create/ /api/v1/auth/jwt/refresh/
-	check_schedule hautai-login 3400 "$t0" "$t1" /api/v1/auth/login/
+	check_schedule unith 3600 "$t0" "$t1" /auth/token
+	check_schedule rythmex-jwt 3600 "$t0" "$t1" /api/v1/auth/jwt/create/ /api/v1/auth/jwt/refresh/
+	check_schedule hautai-login 3600 "$t0" "$t1" /api/v1/auth/login/
 	check_schedule oauth2 4400 "$t0" "$t1" /oauth/token
 	check_schedule apivideo 4400 "$t0" "$t1" /auth/api-key /auth/refresh
 	for p in unith rythmex-jwt hautai-login oauth2 apivideo; do
