@@ -146,7 +146,7 @@ def sample(stop, out, *preloads):
                         if name in HOSTILE:
                             s["hostile"].add(name)
             maps = read("/proc/%s/maps" % pid)
-            if maps is not None:
+            if maps:    # a non-dumpable process's maps read empty to its own user
                 s["mapsread"] += 1
                 for lib in preloads:
                     if lib.encode() in maps:
