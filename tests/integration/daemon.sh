@@ -353,12 +353,12 @@ fetches() { dtool reqs "$T/stats.json" "$@"; }
 
 # check_schedule NAME LATE T0 T1 PATH... : the successful fetches of one
 # profile (its PATHs) between T0 and T1 (ms): the first one the initial
-# fetch at T0, then 3 to 6 renewals in 10 s, each at least 1.5 s after the
+# fetch near T0, then 2 to 6 renewals in 10 s, each at least 1.5 s after the
 # one before (a 4 s token: renewed at 3 s less up to 0.4 s of jitter, on
 # whole seconds; never twice) and at most LATE ms after the whole second
 # the one before was fetched in. For a JWT lifetime (the mock's exp is its
-# second + 4) that is 3000 + latency (the worker's start-up and TLS):
-# LATE 3600 keeps it 0.4 s before expiry.
+# second + 4) that is 3000 + latency (the worker's start-up and TLS, more
+# beside another test under make -j2): LATE 3900 still renews before expiry.
 # With expires_in the client's own second counts, which may be the next.
 check_schedule() {
 	local name=$1 late=$2 t0=$3 t1=$4 prev= n=0 t st path rest gaps=
@@ -380,7 +380,8 @@ check_schedule() {
 		fi
 		prev=$t
 	done < <(fetches "$@")
-	[ "$n" -ge 3 ] && [ "$n" -le 6 ] || fail "$name: $n renewals in $(((t1 - t0) / 1000)) s, want 3..6 (gaps:$gaps)"
+	# a first fetch up to 3 s late leaves 7 s: two renewals at least
+	[ "$n" -ge 2 ] && [ "$n" -le 6 ] || fail "$name: $n renewals in $(((t1 - t0) / 1000)) s, want 2..6 (gaps:$gaps)"
 	ok "$name: $n renewals, each 1.5 s or more after the last, before its expiry margin (ms:$gaps)"
 }
 
@@ -463,9 +464,9 @@ sc_cycles() {
 	report <"$T/sampler.out"
 
 	echo "# the schedule, as the mock saw it"
-	check_schedule unith 3600 "$t0" "$t1" /auth/token
-	check_schedule rythmex-jwt 3600 "$t0" "$t1" /api/v1/auth/jwt/create/ /api/v1/auth/jwt/refresh/
-	check_schedule hautai-login 3600 "$t0" "$t1" /api/v1/auth/login/
+	check_schedule unith 3900 "$t0" "$t1" /auth/token
+	check_schedule rythmex-jwt 3900 "$t0" "$t1" /api/v1/auth/jwt/create/ /api/v1/auth/jwt/refresh/
+	check_schedule hautai-login 3900 "$t0" "$t1" /api/v1/auth/login/
 	check_schedule oauth2 4400 "$t0" "$t1" /oauth/token
 	check_schedule apivideo 4400 "$t0" "$t1" /auth/api-key /auth/refresh
 	for p in unith rythmex-jwt hautai-login oauth2 apivideo; do
