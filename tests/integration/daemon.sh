@@ -27,6 +27,11 @@ ALL_WAVE2="reader"
 SLACK=0
 [ -z "${ASAN_RUNTIME:-}" ] || SLACK=1000
 export SLACK
+# How long a request to the refresher may wait. It serves its socket between
+# runs of renewals, not during one, so a request that comes while several
+# short tokens are being renewed waits for all of them (under ASan, a few
+# instrumented workers in a row: seconds).
+ANSWER_MS=$((1000 + 3 * SLACK))
 
 # ------------------------------------------------------------------ helpers
 
@@ -422,7 +427,7 @@ sc_cycles() {
 	for p in "" --foreground; do
 		t=$(now_ms)
 		expect_exit 0 bt --config "$BEARER_CONFIG" daemon $p
-		[ $(($(now_ms) - t)) -lt $((1000 + SLACK)) ] || fail "bearer-token daemon $p took $(($(now_ms) - t)) ms to hand over"
+		[ $(($(now_ms) - t)) -lt "$ANSWER_MS" ] || fail "bearer-token daemon $p took $(($(now_ms) - t)) ms to hand over"
 	done
 	ok "both returned within 1 s"
 	assert_contains "$ERR" "already runs" "the second start (foreground) says one already runs"
@@ -474,9 +479,10 @@ sc_cycles() {
 	check_schedule apivideo 4400 "$t0" "$t1" /auth/api-key /auth/refresh
 	for p in unith rythmex-jwt hautai-login oauth2 apivideo; do
 		n=$(sed -n "s/^distinct $p //p" "$T/sampler.out")
-		[ "${n:-0}" -ge 4 ] || fail "$p: only ${n:-0} different tokens seen on disk in 10 s"
+		# the first and at least two renewals (as check_schedule asks of the mock)
+		[ "${n:-0}" -ge 3 ] || fail "$p: only ${n:-0} different tokens seen on disk in 10 s"
 	done
-	ok "every renewing profile showed at least 4 different tokens on disk"
+	ok "every renewing profile showed at least 3 different tokens on disk"
 	echo "# rythmex-jwt: refreshes; the revocation sends it back to a login once"
 	refused=$(fetches /api/v1/auth/jwt/refresh/ | awk '$2 != 200')
 	assert_lines "$refused" 1 "rythmex-jwt: exactly one refused refresh (the revoked token)"
@@ -522,7 +528,7 @@ sc_cycles() {
 	kill -TERM "$DPID"
 	wait "$DPID"
 	assert_eq "$?" 0 "SIGTERM: exit status 0"
-	[ $(($(now_ms) - t)) -lt $((1000 + SLACK)) ] || fail "SIGTERM: took $(($(now_ms) - t)) ms"
+	[ $(($(now_ms) - t)) -lt "$ANSWER_MS" ] || fail "SIGTERM: took $(($(now_ms) - t)) ms"
 	[ ! -e "$TOKDIR/daemon.sock" ] || fail "SIGTERM: daemon.sock left behind"
 	lock_free || fail "SIGTERM: daemon.lock still held"
 	ok "SIGTERM: gone at once, no daemon.sock, lock free"
