@@ -2,8 +2,12 @@
  * session.c - `bearer-token pam-session`, what pam_bearer.so runs as the
  * user when a session opens. Not meant to be run by hand:
  *
- *   bearer-token --config FILE pam-session --deadline-ms N
+ *   bearer-token --config FILE pam-session --deadline MS
  *                [--session PID:COOKIE] [--nodaemon] -- PROFILE...
+ *
+ * MS is the module's deadline on the CLOCK_MONOTONIC clock, in
+ * milliseconds: an absolute time, so that starting this program and its
+ * workers is not added to the session's timeout.
  *
  * stdin carries the secrets of credentials = system profiles and stdout
  * one result line per profile (lib/proto.h). The profiles are renewed in
@@ -55,7 +59,8 @@ static void renew_one(struct cli *c, const struct pb_profile *orig, long long de
 	char text[128];
 	double left = (double)(deadline - pb_monotonic_ms()) / 1000.0;
 
-	/* no exchange may outlive the module's deadline */
+	/* no exchange may outlive the module's deadline, nor a wait for the lock */
+	p.deadline_ms = deadline;
 	if (left < 0.1)
 		left = 0.1;
 	if (p.timeout > left)
@@ -154,16 +159,15 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 	struct pb_creds secrets = { .path = NULL };
 	struct pb_buf input = { 0 };
 	struct pb_err err;
-	long long deadline;
-	long deadline_ms = 5000;
+	long deadline = 0;
 	const char *session = NULL;
 	bool nodaemon = false;
 	int first = 1, children = 0;
 
 	pb_err_clear(&err);
 	for (; first < argc && strcmp(argv[first], "--") != 0; first++) {
-		if (strcmp(argv[first], "--deadline-ms") == 0 && first + 1 < argc &&
-		    pb_parse_long(argv[first + 1], &deadline_ms) == 0 && deadline_ms > 0)
+		if (strcmp(argv[first], "--deadline") == 0 && first + 1 < argc &&
+		    pb_parse_long(argv[first + 1], &deadline) == 0 && deadline > 0)
 			first++;
 		else if (strcmp(argv[first], "--session") == 0 && first + 1 < argc)
 			session = argv[++first];
@@ -175,7 +179,8 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 	first++;
 	argc -= first;
 	argv += first;
-	deadline = pb_monotonic_ms() + deadline_ms;
+	if (deadline <= 0)
+		return cli_usage_error("pam-session: no --deadline");
 	if (read_input(&input, &err) < 0 ||
 	    pb_proto_read_secrets(input.data != NULL ? input.data : "", input.len, &secrets,
 				  &err) < 0 ||

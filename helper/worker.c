@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,9 +21,11 @@
  * stderr is closed, and no signal mask or ignored SIGPIPE of ours (the
  * refresher blocks SIGTERM for its signalfd) goes along.
  */
-static void exec_worker(int in, int out, const char *config_path, const char *profile)
+static void exec_worker(int in, int out, const char *config_path, const char *profile,
+			const char *deadline)
 {
-	const char *const args[] = { "bearer-fetch", "--config", config_path, "--", profile, NULL };
+	const char *const args[] = { "bearer-fetch", "--config", config_path, "--deadline", deadline,
+				     "--", profile, NULL };
 	const char *const env[] = { NULL };
 	/* execve() takes char *const[] for historical reasons; it writes through neither */
 	union { const char *const *in; char *const *out; } argv = { .in = args }, envp = { .in = env };
@@ -58,14 +61,20 @@ int pb_worker_fetch(const char *config_path, const struct pb_profile *p,
 		    const struct pb_creds *creds, const char *refresh_token,
 		    struct pb_token *out, struct pb_err *err)
 {
-	/* a refresh and an exchange, each within p->timeout, plus starting up */
+	/* a refresh and an exchange, each within p->timeout, plus starting up;
+	 * never past the profile's deadline (the worker keeps to it too) */
 	long long timeout_ms = (long long)(2.0 * p->timeout * 1000.0) + 2000;
+	long long started = pb_monotonic_ms();
+	char deadline[32];
 	struct pb_buf request = { 0 }, reply = { 0 };
 	int to[2] = { -1, -1 }, from[2] = { -1, -1 }, status = 0, rc = -1;
 	bool timed_out = false;
 	pid_t pid;
 
 	memset(out, 0, sizeof(*out));
+	snprintf(deadline, sizeof(deadline), "%lld", p->deadline_ms);
+	if (p->deadline_ms > 0 && p->deadline_ms - started < timeout_ms)
+		timeout_ms = p->deadline_ms > started ? p->deadline_ms - started : 0;
 	if (pb_proto_put_fetch_request(&request, p->name, creds, refresh_token) < 0 ||
 	    pipe2(to, O_CLOEXEC) < 0 || pipe2(from, O_CLOEXEC) < 0) {
 		pb_fail(err, PB_E_INTERNAL, "%s: cannot start the HTTP worker: %m", p->name);
@@ -76,7 +85,7 @@ int pb_worker_fetch(const char *config_path, const struct pb_profile *p,
 		goto done;
 	}
 	if (pid == 0)
-		exec_worker(to[0], from[1], config_path, p->name);
+		exec_worker(to[0], from[1], config_path, p->name, deadline);
 	close(to[0]);
 	close(from[1]);
 	to[0] = from[1] = -1;
@@ -84,7 +93,7 @@ int pb_worker_fetch(const char *config_path, const struct pb_profile *p,
 	(void)pb_write_all(to[1], request.data, request.len);
 	close(to[1]);
 	to[1] = -1;
-	if (pb_read_all(from[0], MAX_REPLY, pb_monotonic_ms() + timeout_ms, &reply) < 0) {
+	if (pb_read_all(from[0], MAX_REPLY, started + timeout_ms, &reply) < 0) {
 		timed_out = errno == ETIMEDOUT;
 		kill(pid, SIGKILL);
 	}

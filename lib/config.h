@@ -78,6 +78,9 @@ struct pb_profile {
 	double refresh_at;              /* fraction of the lifetime, 0 < x < 1 */
 	const char *ca_file;            /* NULL: the system trust store */
 	const char *proxy;              /* NULL: no proxy, whatever the environment says */
+	/* set at run time, never from a file: the CLOCK_MONOTONIC ms by which
+	 * an exchange must be over (a login's deadline), 0 for none */
+	long long deadline_ms;
 };
 
 struct pb_config {

@@ -60,6 +60,20 @@ static int prefixed(struct pb_err *err, const char *profile)
 	return pb_fail(err, err->code, "%s: %s", profile, msg);
 }
 
+/*
+ * The profile's timeout, cut to what is left before its deadline, if it
+ * has one: a refresh that hangs must leave no time-out's worth for the
+ * exchange after it. At least 1 ms (0 would mean no limit to libcurl).
+ */
+static long request_timeout_ms(const struct pb_profile *p)
+{
+	long long ms = (long long)(p->timeout * 1000.0);
+
+	if (p->deadline_ms > 0 && p->deadline_ms - pb_monotonic_ms() < ms)
+		ms = p->deadline_ms - pb_monotonic_ms();
+	return ms > 0 ? (long)ms : 1;
+}
+
 /* base_url + path, or the url itself when it is absolute. */
 static int request_url(const struct pb_profile *p, const struct pb_request *r,
 		       struct pb_buf *url)
@@ -159,7 +173,7 @@ static int send_request(const struct pb_profile *p, const struct pb_request *r,
 	req.basic_password = pass.data;
 	req.ca_file = p->ca_file;
 	req.proxy = p->proxy;
-	req.timeout_ms = (long)(p->timeout * 1000.0);
+	req.timeout_ms = request_timeout_ms(p);
 	rc = pb_http_post(&req, resp, err);
 done:
 	pb_buf_wipe(&body);

@@ -32,7 +32,7 @@
 #include "spawn.h"
 #include "store.h"
 
-#define GRACE_MS 300            /* past the deadline, before we kill the helper */
+#define GRACE_MS 100            /* past the deadline, before we kill the helper */
 #define MAX_GROUPS 256
 #define NOTIFY_MS 500           /* a refresher that does not answer by then is skipped */
 #define SESSION_DATA "pam_bearer_session"
@@ -53,6 +53,7 @@ struct session {
 	char runtime_dir[PATH_MAX];
 	char token_dir[PATH_MAX];
 	char session[64];                     /* "PID:COOKIE", how the refresher knows this session */
+	long long started_ms;                 /* CLOCK_MONOTONIC at open: the timeout counts from here */
 };
 
 #define debug(s, ...) do { if ((s)->o->debug) pam_syslog((s)->pamh, LOG_DEBUG, __VA_ARGS__); } while (0)
@@ -327,6 +328,10 @@ static int judge(struct session *s, struct pb_spawn_result *r, double timeout)
 static int run_helper(struct session *s)
 {
 	double timeout = s->o->timeout > 0 ? s->o->timeout : s->cfg.timeout;
+	/* one absolute deadline (CLOCK_MONOTONIC is the same in the helper and
+	 * its worker), so that no process's start-up is added to the timeout */
+	long long deadline_ms = s->started_ms + (long long)(timeout * 1000.0);
+	long long left_ms;
 	char deadline[32], env_home[PATH_MAX + 8], env_user[300], env_logname[300];
 	char env_runtime[PATH_MAX + 20];
 	/* the helper's whole environment: nothing of the caller's gets through */
@@ -344,7 +349,7 @@ static int run_helper(struct session *s)
 	rc = collect_secrets(s, &input);
 	if (rc != PAM_SUCCESS)
 		goto done;
-	snprintf(deadline, sizeof(deadline), "%ld", (long)(timeout * 1000.0));
+	snprintf(deadline, sizeof(deadline), "%lld", deadline_ms);
 	snprintf(env_home, sizeof(env_home), "HOME=%s", s->pw->pw_dir);
 	snprintf(env_user, sizeof(env_user), "USER=%s", s->user);
 	snprintf(env_logname, sizeof(env_logname), "LOGNAME=%s", s->user);
@@ -353,7 +358,7 @@ static int run_helper(struct session *s)
 	argv[n++] = "--config";
 	argv[n++] = s->o->config;
 	argv[n++] = "pam-session";
-	argv[n++] = "--deadline-ms";
+	argv[n++] = "--deadline";
 	argv[n++] = deadline;
 	argv[n++] = "--session";
 	argv[n++] = s->session;
@@ -369,7 +374,8 @@ static int run_helper(struct session *s)
 	spawn.envp = env;
 	spawn.input = input.data;
 	spawn.input_len = input.len;
-	spawn.timeout_ms = (long)(timeout * 1000.0) + GRACE_MS;
+	left_ms = deadline_ms - pb_monotonic_ms();
+	spawn.timeout_ms = (long)(left_ms > 0 ? left_ms : 0) + GRACE_MS;
 	debug(s, "running %s for %zu profile(s) of %s", PB_HELPER_PATH, s->nprofiles, s->user);
 	if (pb_spawn_run(s->pamh, &spawn, &r) < 0) {
 		rc = PAM_SESSION_ERR;
@@ -417,7 +423,7 @@ static int name_session(struct session *s)
 
 int pb_session_open(pam_handle_t *pamh, const struct pb_options *o)
 {
-	struct session s = { .pamh = pamh, .o = o };
+	struct session s = { .pamh = pamh, .o = o, .started_ms = pb_monotonic_ms() };
 	char env[PATH_MAX + 32];
 	int rc;
 

@@ -131,6 +131,10 @@ print("@keys", " ".join(d), sep="\t")' "$1" || echo "@error	not JSON")
 	[ -z "${J[@error]+x}" ] || fail "$1 is not a JSON object"
 }
 now() { echo "$EPOCHSECONDS"; }
+# deadline_in MS : what pam_bearer.so passes to `pam-session --deadline`, MS
+# from now: milliseconds on the CLOCK_MONOTONIC clock (which Python's
+# time.monotonic() reads on Linux)
+deadline_in() { "$PYTHON3" -c 'import sys, time; print(int(time.monotonic() * 1000) + int(sys.argv[1]))' "$1"; }
 # seconds since the epoch of an RFC 3339 "YYYY-MM-DDTHH:MM:SSZ"
 epoch_of() { date -u -d "$1" +%s; }
 

@@ -537,7 +537,7 @@ for sig in $SEGV $ABRT; do
 	corecheck cli $sig "${AS[@]}" "$BEARER_TOKEN_BIN" refresh unith
 	# no token on disk, so that pam-session has to fetch (and wait on the hang)
 	as_user rm -f "$TOKDIR"/unith.token "$TOKDIR"/unith.header
-	corecheck pam-session $sig "${AS[@]}" "$BEARER_TOKEN_BIN" pam-session --deadline-ms 5000 \
+	corecheck pam-session $sig "${AS[@]}" "$BEARER_TOKEN_BIN" pam-session --deadline "$(deadline_in 5000)" \
 		--nodaemon -- unith < <(echo end)
 done
 mock_fault '*' none

@@ -859,7 +859,7 @@ EOF
 			secret syslogin email user@example.com
 			secret syslogin password "$nocanary"
 			echo end
-		} | as_user pam-session --deadline-ms 3000 --session "$2" -- sysunith syslogin
+		} | as_user pam-session --deadline "$(deadline_in 3000)" --session "$2" -- sysunith syslogin
 	}
 	rnd() { od -An -tx1 -N12 /dev/urandom | tr -d ' \n'; }
 	canary=canary-HANDOFF-$(rnd) canary2=canary-HANDOFF2-$(rnd) nocanary=canary-NOHANDOFF-$(rnd)

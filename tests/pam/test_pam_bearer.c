@@ -1003,9 +1003,11 @@ static void test_vendor_down(void **state)
 
 /*
  * (5) A vendor that accepts the connection and never answers costs the
- * login at most timeout= (1 s here) plus a little: PAM_IGNORE after at most
- * 1.5 s, and no helper process is left behind (its whole process group is
- * killed and reaped).
+ * login at most timeout= (1 s here) plus the module's grace (0.1 s), counted
+ * from the start of open_session whatever the helper's own start-up costs:
+ * PAM_IGNORE after at most 1.35 s (the rest is pam_start and loading the
+ * module), and no helper process is left behind (its whole process group
+ * is killed and reaped).
  */
 static void test_vendor_hangs(void **state)
 {
@@ -1015,7 +1017,7 @@ static void test_vendor_hangs(void **state)
 
 	mock_post("/_mock/fault", "{\"path\": \"/auth/api-key\", \"mode\": \"hang\"}");
 	sess_open(&s, "pb_hang", "alice", PB_IGNORED);
-	if (s.secs > 1.5)
+	if (s.secs > 1.35)
 		fail_msg("open_session took %.2f s with timeout=1", s.secs);
 	/* it did wait for the vendor (else the timeout was never exercised) */
 	if (s.secs < 0.8)
@@ -1061,7 +1063,7 @@ static void test_stuck_helper_killed(void **state)
 		sess_end(&s, false);
 		fail_msg("no helper process was ever seen: the test proved nothing");
 	}
-	if (s.secs > 1.5) {
+	if (s.secs > 1.35) {
 		kill_leftover_helpers();
 		fail_msg("open_session took %.2f s with a stuck helper and timeout=1", s.secs);
 	}
