@@ -42,6 +42,7 @@
 #define BACKOFF_CAP_MS (300 * 1000L)
 #define MAX_SESSIONS 256
 #define MAX_REQUEST 65536
+#define HANDOVER_MS 15000L      /* a second start waits this long for the one that runs */
 
 /* One profile's schedule. */
 struct job {
@@ -411,7 +412,9 @@ static void serve_one(struct daemon *d)
 	struct ucred peer;
 	socklen_t plen = sizeof(peer);
 	struct pb_buf req = { 0 }, reply = { 0 };
-	struct timeval tv = { .tv_sec = 2 };    /* a stuck client cannot hold us */
+	/* our clients send at once and half-close; one that does neither (only
+	 * the user or root can connect) holds the refresher this long at most */
+	struct timeval tv = { .tv_usec = 500000 };
 	char buf[4096];
 	ssize_t n;
 	int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -667,10 +670,15 @@ int cmd_daemon(struct cli *c, int argc, char **argv)
 			pb_buf_addf(&req, "session-open %ld %s\n", (long)pid, cookie);
 		else
 			pb_buf_adds(&req, "reload\n");
-		rc = pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, req.data, req.len, 2000, &reply);
+		/* it answers between renewals: give it time to finish those due now */
+		rc = pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, req.data, req.len, HANDOVER_MS, &reply);
 		if (foreground)
 			fprintf(stderr, "bearer-token: a refresher already runs for this user%s\n",
 				rc == 0 ? "; handed over to it" : "");
+		if (rc != 0)
+			syslog(LOG_WARNING, "the running refresher did not answer within %ld s; "
+			       "%s", HANDOVER_MS / 1000, d.track_sessions ?
+			       "it does not know of this session" : "it did not reload");
 		pb_buf_wipe(&req);
 		pb_buf_wipe(&reply);
 		rc = 0;

@@ -234,13 +234,15 @@ make_certs() {
 
 # start_mock NAME [mock options...] : start a mock, set ${NAME}_PID,
 # ${NAME}_PORT and ${NAME}_CTL_PORT (its plain-HTTP control port). The
-# first one (NAME=MOCK) is the one $MOCK and ctl talk to.
+# first one (NAME=MOCK) is the one $MOCK and ctl talk to. It exits by
+# itself after 20 minutes, in case a test dies without stopping it (a
+# whole daemon.sh under ASan on a busy machine has taken 6.5).
 start_mock() {
 	local name=$1; shift
 	local pf="$T/$name.port" cf="$T/$name.ctlport"
 	rm -f "$pf" "$cf"
 	"$PYTHON3" "$TESTS_SRCDIR/mock_vendor.py" --port-file "$pf" --control-port-file "$cf" \
-		--log "$T/$name.log" --max-seconds 300 "$@" 2>>"$T/$name.stderr" &
+		--log "$T/$name.log" --max-seconds 1200 "$@" 2>>"$T/$name.stderr" &
 	eval "${name}_PID=$!"
 	MOCK_PIDS="$MOCK_PIDS $!"
 	for _ in $(seq 50); do

@@ -31,7 +31,7 @@ export SLACK
 # runs of renewals, not during one, so a request that comes while several
 # short tokens are being renewed waits for all of them (under ASan, a few
 # instrumented workers in a row: seconds).
-ANSWER_MS=$((1000 + 3 * SLACK))
+ANSWER_MS=$((1000 + 5 * SLACK))
 
 # ------------------------------------------------------------------ helpers
 
@@ -790,6 +790,18 @@ sc_reload() {
 	assert_eq "$(mock_count /auth/token)" 4 "get --min-valid 300 with 60 s left: exactly one request"
 	assert_eq "$OUT" "$(<"$TOKDIR/unith.token")" "and it prints the new token"
 	assert_eq "$(grep -c 'unith: token' "$T/daemon.log")" $((n + 3)) "all made by the refresher"
+
+	echo "# a client that connects and then neither sends nor half-closes"
+	"$PYTHON3" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(3)' "$TOKDIR/daemon.sock" &
+	local silent=$! t
+	sleep 0.3
+	t=$(now_ms)
+	assert_match "$(d_ctl ping)" "^ok [0-9]+" "a ping behind it is answered"
+	# the refresher gives up on it after 0.5 s (it waited 2 s before)
+	[ $(($(now_ms) - t)) -lt 1500 ] || fail "the ping behind a silent client took $(($(now_ms) - t)) ms"
+	ok "the ping behind it took less than 1.5 s"
+	kill "$silent" 2>/dev/null; wait "$silent" 2>/dev/null
 
 	echo "# SIGTERM"
 	kill -TERM "$DPID"
