@@ -190,7 +190,9 @@ def sampler(srcdir, tokdir, stop, *profiles):
                 bad.append("%s: %s" % (p, e))
                 continue
             distinct[p].add(tok)
-            if meta.get("state") != "valid":
+            if meta.get("state") == "expired":
+                late.append("%s.json: state expired" % p)
+            elif meta.get("state") != "valid":
                 bad.append("%s.json: state %s" % (p, meta.get("state")))
             if meta.get("expires_at") is not None and epoch(meta["expires_at"]) <= now:
                 late.append("%s.json: expires_at %s is past" % (p, meta["expires_at"]))
