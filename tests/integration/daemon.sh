@@ -501,8 +501,11 @@ sc_cycles() {
 	echo "# rythmex-jwt: refreshes; the revocation sends it back to a login once"
 	refused=$(fetches /api/v1/auth/jwt/refresh/ | awk '$2 != 200')
 	assert_lines "$refused" 1 "rythmex-jwt: exactly one refused refresh (the revoked token)"
-	n=$(fetches /api/v1/auth/jwt/create/ | awk -v r="${refused%% *}" '$2 == 200 && $1 >= r && $1 - r < 1000' | wc -l)
-	assert_eq "$n" 1 "rythmex-jwt: a new login at once after the refused refresh"
+	n=$(fetches /api/v1/auth/jwt/create/ | awk -v r="${refused%% *}" '$2 == 200 && $1 >= r' | wc -l)
+	assert_eq "$n" 1 "rythmex-jwt: a new login after the refused refresh"
+	n=$(fetches /api/v1/auth/jwt/create/ | awk -v r="${refused%% *}" '$2 == 200 && $1 >= r {print $1 - r; exit}')
+	[ "${n:-1000}" -lt 1000 ] || late "rythmex-jwt: the login came ${n:-never} ms after the refused refresh"
+	ok "rythmex-jwt: the login came at once (${n:-never} ms)"
 	assert_eq "$(mock_count /api/v1/auth/jwt/create/)" 2 "rythmex-jwt: two logins in all, the rest refreshes"
 	n=$(fetches /oauth/token | awk '$5 != "client_credentials"' | wc -l)
 	assert_eq "$n" 0 "oauth2: every renewal is a client_credentials grant"
@@ -519,8 +522,10 @@ sc_cycles() {
 	assert_lines "$refused" 1 "exactly one refused refresh (the revoked token)"
 	revoked=${refused%% *}
 	fallback=$(fetches /auth/api-key | awk -v r="$revoked" '$1 >= r && $2 == 200 {print $1; exit}')
-	[ -n "$fallback" ] && [ $((fallback - revoked)) -lt 1000 ] ||
-		fail "no API-key exchange within 1 s of the refused refresh (refused at $revoked, exchange at ${fallback:-never})"
+	[ -n "$fallback" ] ||
+		fail "no API-key exchange after the refused refresh (refused at $revoked)"
+	[ $((fallback - revoked)) -lt 1000 ] ||
+		late "no API-key exchange within 1 s of the refused refresh (refused at $revoked, exchange at $fallback)"
 	ok "the refused refresh fell back to the API key at once ($((fallback - revoked)) ms)"
 	assert_eq "$(mock_count /auth/api-key)" 2 "two API-key exchanges in all: the first and the fall-back"
 	wait_for 4000 eval '[ -n "$(stats; fetches /auth/refresh | awk -v f="$fallback" '\''$1 > f && $2 == 200'\'')" ]' ||
@@ -534,8 +539,11 @@ sc_cycles() {
 		fail "apivideo.state does not hold the refresh token the mock issued last"
 	ok "apivideo.state holds the latest refresh token"
 
+	# (under ASan a late refresher may leave a 4 s token expired for a moment)
 	for p in apivideo unith rythmex-jwt rythmex-apitoken hautai-login oauth2; do
-		assert_eq "$(whoami "$TOKDIR/$p.header")" 200 "$p.header works at the mock"
+		wait_for 3000 eval '[ "$(whoami "$TOKDIR/'"$p"'.header" 2>/dev/null)" = 200 ]' ||
+			fail "$p.header does not work at the mock"
+		ok "$p.header works at the mock"
 	done
 
 	echo "# SIGTERM"
