@@ -27,7 +27,9 @@ ALL_WAVE2="reader"
 # sanitizers stage, there for memory errors) every bearer-fetch starts
 # instrumented, a few hundred ms each, and the refresher renews one
 # profile at a time: with 4 s tokens it falls behind. There a missed time
-# bound is printed, not counted; every other check still counts.
+# bound is printed, not counted, and the waits for something to happen
+# (wait_for, wait_gone) last four times as long; every other check still
+# counts.
 STRICT_TIME=1
 [ -z "${ASAN_RUNTIME:-}" ] || STRICT_TIME=0
 export STRICT_TIME
@@ -55,9 +57,11 @@ is_refresher() {
 	c=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
 	[[ $c == *bearer-token*daemon* ]]
 }
+# stretch MS : MS, or four times that under ASan (see STRICT_TIME)
+stretch() { if [ "$STRICT_TIME" = 1 ]; then echo "$1"; else echo $(($1 * 4)); fi; }
 # wait_gone PID MS : true once PID has exited, within MS
 wait_gone() {
-	local end=$(($(now_ms) + $2))
+	local end=$(($(now_ms) + $(stretch "$2")))
 	while alive "$1"; do
 		[ "$(now_ms)" -lt "$end" ] || return 1
 		sleep 0.02
@@ -65,7 +69,7 @@ wait_gone() {
 }
 # wait_for MS CMD... : poll CMD every 50 ms until it succeeds, at most MS
 wait_for() {
-	local end=$(($(now_ms) + $1))
+	local end=$(($(now_ms) + $(stretch "$1")))
 	shift
 	until "$@"; do
 		[ "$(now_ms)" -lt "$end" ] || return 1
