@@ -28,6 +28,12 @@ int cmd_pam_session(struct cli *c, int argc, char **argv);
 /* bearer-token daemon: the refresher (daemon.c). */
 int cmd_daemon(struct cli *c, int argc, char **argv);
 
+/* bearer-token broker: the service account's broker (broker.c). */
+int cmd_broker(struct cli *c, int argc, char **argv);
+
+/* Detach from whoever started us: a new session, stdio on /dev/null, cwd /. 0 or -1. */
+int cli_detach(void);
+
 /*
  * Ask the running refresher to renew (`refresh`) or make sure of (`get`,
  * min_valid) one profile. 1 when no refresher runs (do it yourself), else

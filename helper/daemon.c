@@ -3,8 +3,10 @@
  * token fresh for as long as the user has a session.
  *
  * One per user: daemon.lock in the token dir is flock()ed for its whole
- * life, and a second start hands its session and secrets to the running
- * one over daemon.sock instead of racing it. It sleeps in one poll() until
+ * life, and a second start hands its session to the running one over
+ * daemon.sock instead of racing it. It never holds a system secret: a
+ * credentials = system profile is renewed by asking the broker (renew.c),
+ * and when no broker runs, only expired on time until the next login. It sleeps in one poll() until
  * the earliest deadline (a CLOCK_BOOTTIME timerfd, so a suspend counts,
  * and wall-clock expiry is re-checked on every wake-up), a request on the
  * socket, a signal (signalfd: HUP reloads, TERM/INT stop), the end of a
@@ -21,7 +23,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
-#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -66,7 +67,6 @@ struct daemon {
 	struct session sessions[MAX_SESSIONS];
 	size_t nsessions;
 	bool track_sessions;    /* started for a session: exit after the last one */
-	struct pb_creds handoff;  /* secrets handed over, for handoff = yes profiles */
 	int lock_fd, listen_fd, timer_fd, signal_fd, inotify_fd;
 	bool quit;
 };
@@ -131,25 +131,20 @@ static long long plan_retry(struct job *j, const struct pb_meta *m, long retry_a
 			ceiling = left / 2 > BACKOFF_BASE_MS ? left / 2 : BACKOFF_BASE_MS;
 	}
 	delay = BACKOFF_BASE_MS / 2 + random_below(ceiling);
+	/* retry_after comes clamped to a day (proto.c, http.c): no overflow here */
+	retry_after = pb_clamp_retry_after(retry_after);
 	if (retry_after >= 0 && retry_after * 1000LL > delay)
 		delay = retry_after * 1000LL;
-	return wall_ms() + delay;
+	return pb_add_sat(wall_ms(), delay);
 }
 
-/* Can this daemon renew p on its own? (credentials = system needs a refresh token or hand-off) */
+/*
+ * Can this refresher renew p? A user profile, always; a system profile
+ * only through the broker, when its socket is there.
+ */
 static bool can_renew(struct daemon *d, const struct pb_profile *p)
 {
-	char *refresh = NULL;
-	bool has_refresh;
-
-	if (p->credentials == PB_CRED_USER)
-		return true;
-	if (p->handoff && d->handoff.n > 0)
-		return true;
-	has_refresh = p->refresh.url != NULL &&
-		pb_store_read_refresh(&d->c->ctx.store, p->name, &refresh, NULL) == 0;
-	pb_wipe_free(refresh);
-	return has_refresh;
+	return p->credentials == PB_CRED_USER || pb_broker_present(&d->c->cfg);
 }
 
 /* Plan a job from what is on disk now (anchor_ms: see plan_refresh). */
@@ -179,6 +174,12 @@ static void expire_if_due(struct daemon *d, const struct pb_profile *p)
 		syslog(LOG_WARNING, "%s: token expired; its files are removed", p->name);
 }
 
+/* What P.json says renews p: NULL for a user profile (nothing to say). */
+static const char *renewal_of(struct daemon *d, const struct pb_profile *p)
+{
+	return p->credentials == PB_CRED_SYSTEM ? pb_system_renewal(&d->c->cfg) : NULL;
+}
+
 /* Renew one profile now, log the outcome, plan the next attempt. */
 static void run_job(struct daemon *d, struct job *j, bool force, long min_valid,
 		    struct pb_err *err)
@@ -190,8 +191,8 @@ static void run_job(struct daemon *d, struct job *j, bool force, long min_valid,
 
 	expire_if_due(d, j->p);
 	if (!can_renew(d, j->p)) {
-		pb_fail(err, PB_E_CONFIG, "%s: the credentials are held by the system; "
-			"the next login renews this token", j->p->name);
+		pb_fail(err, PB_E_CONFIG, "%s: the credentials are held by the system and no "
+			"broker runs: the next login renews this token", j->p->name);
 		schedule_from_disk(d, j, 0);
 		return;
 	}
@@ -211,7 +212,7 @@ static void run_job(struct daemon *d, struct job *j, bool force, long min_valid,
 		snprintf(msg, sizeof(msg), "%s; not retrying until the credentials are fixed "
 			 "(then: bearer-token refresh %s)", err->msg, j->p->name);
 		pb_store_save_error(&d->c->ctx.store, j->p->name, j->p->vendor, j->p->scheme,
-				    msg, 0, NULL);
+				    msg, 0, renewal_of(d, j->p), NULL);
 		syslog(LOG_ERR, "%s", msg);
 	} else {
 		bool known = pb_store_read_meta(&d->c->ctx.store, j->p->name, &m, NULL) == 0;
@@ -219,7 +220,7 @@ static void run_job(struct daemon *d, struct job *j, bool force, long min_valid,
 		j->failures++;
 		j->next_ms = plan_retry(j, known ? &m : NULL, err->retry_after);
 		pb_store_save_error(&d->c->ctx.store, j->p->name, j->p->vendor, j->p->scheme,
-				    err->msg, (time_t)(j->next_ms / 1000), NULL);
+				    err->msg, (time_t)(j->next_ms / 1000), renewal_of(d, j->p), NULL);
 		syslog(LOG_WARNING, "%s; retrying in %lld s", err->msg,
 		       (j->next_ms - wall_ms() + 999) / 1000);
 	}
@@ -362,18 +363,6 @@ static void handle_request(struct daemon *d, char *req, size_t len, struct pb_bu
 		pb_buf_adds(reply, "ok\n");
 	} else if (strcmp(req, "reload") == 0) {
 		reload(d);
-		pb_buf_adds(reply, "ok\n");
-	} else if (strcmp(req, "secrets") == 0) {
-		pb_creds_free(&d->handoff);
-		if (pb_proto_read_secrets(nl + 1, len - (size_t)(nl + 1 - req), &d->handoff, &err) < 0)
-			goto bad;
-		for (size_t i = 0; i < d->handoff.n; i++)   /* keep them out of swap, where allowed */
-			mlock(d->handoff.v[i].value, strlen(d->handoff.v[i].value) + 1);
-		d->c->ctx.system_creds = &d->handoff;
-		/* planned before the secrets came (only to expire): plan them again */
-		for (size_t i = 0; i < d->njobs; i++)
-			if (d->jobs[i].p->handoff && d->jobs[i].failures == 0)
-				schedule_from_disk(d, &d->jobs[i], 0);
 		pb_buf_adds(reply, "ok\n");
 	} else if ((strcmp(req, "refresh") == 0 || strcmp(req, "get") == 0) && arg != NULL) {
 		/* "PROFILE [MIN_VALID]"; strtol, not sscanf, for MIN_VALID: an out
@@ -613,28 +602,6 @@ static void run_loop(struct daemon *d)
 	}
 }
 
-/* Detach from whoever started us: a new session, stdio on /dev/null, no controlling tty. */
-static int detach(void)
-{
-	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	pid_t pid;
-
-	if (devnull < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0 || (pid == 0 && setsid() < 0)) {
-		close(devnull);
-		return -1;
-	}
-	if (pid > 0)
-		_exit(0);
-	dup2(devnull, 0);
-	dup2(devnull, 1);
-	dup2(devnull, 2);
-	close(devnull);
-	return chdir("/");
-}
-
 int cmd_daemon(struct cli *c, int argc, char **argv)
 {
 	struct daemon d = { .c = c, .lock_fd = -1, .listen_fd = -1, .timer_fd = -1,
@@ -658,7 +625,7 @@ int cmd_daemon(struct cli *c, int argc, char **argv)
 	}
 	if (cli_load_config(c, &err) < 0 || cli_open_store(c, &err) < 0)
 		return cli_report(&err);
-	if (!foreground && detach() < 0)
+	if (!foreground && cli_detach() < 0)
 		return cli_report((pb_fail(&err, PB_E_INTERNAL, "cannot detach: %m"), &err));
 	openlog("bearer-token", LOG_PID | (foreground ? LOG_PERROR : 0), LOG_USER);
 	locked = take_lock(&d);
@@ -702,8 +669,6 @@ done:
 	}
 	for (size_t i = d.nsessions; i > 0; i--)
 		session_remove_at(&d, i - 1);
-	pb_creds_free(&d.handoff);
-	c->ctx.system_creds = NULL;
 	free(d.jobs);
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)

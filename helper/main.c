@@ -1,8 +1,12 @@
 /*
  * main.c - bearer-token, the command line: get, status, refresh,
- * check-config. An ordinary program, run as the user (never setuid).
+ * check-config, and the entry points of its daemons (the user's
+ * refresher, the service account's broker) and of what the PAM module
+ * runs. An ordinary program (never setuid): run as the user, or, for
+ * broker and pam-system, as the service account.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -22,6 +26,7 @@
 #include "expiry.h"
 #include "format.h"
 #include "proto.h"
+#include "system.h"
 
 static const char usage_text[] =
 	"Usage: bearer-token [--config FILE] COMMAND [ARGS]\n"
@@ -43,6 +48,10 @@ static const char usage_text[] =
 	"  daemon [--foreground]\n"
 	"                      the refresher: keep every token fresh while you are\n"
 	"                      logged in (pam_bearer starts it; or a systemd user unit)\n"
+	"  broker [--foreground] [--idle-exit SECONDS]\n"
+	"                      the service account's broker: tokens of credentials =\n"
+	"                      system profiles for the users they apply to (started by\n"
+	"                      bearer-token-broker.socket, or as root)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE   configuration file (default: $BEARER_CONFIG, else\n"
@@ -97,26 +106,25 @@ static void choose_config(struct cli *c, const char *option, const char *config_
 	}
 }
 
-/* The user's groups, for the users = / groups = filters. */
-static int load_groups(struct pb_ctx *ctx, const struct passwd *pw, struct pb_err *err)
+int cli_detach(void)
 {
-	int n = 32;
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	pid_t pid;
 
-	for (;;) {
-		gid_t *gids = realloc(ctx->gids, (size_t)n * sizeof(*gids));
-		int want = n;
-
-		if (gids == NULL)
-			return pb_fail(err, PB_E_INTERNAL, "out of memory");
-		ctx->gids = gids;
-		if (getgrouplist(pw->pw_name, pw->pw_gid, gids, &want) >= 0) {
-			ctx->ngids = (size_t)want;
-			return 0;
-		}
-		if (want <= n)
-			want = n * 2;
-		n = want;
+	if (devnull < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0 || (pid == 0 && setsid() < 0)) {
+		close(devnull);
+		return -1;
 	}
+	if (pid > 0)
+		_exit(0);
+	dup2(devnull, 0);
+	dup2(devnull, 1);
+	dup2(devnull, 2);
+	close(devnull);
+	return chdir("/");
 }
 
 /*
@@ -137,7 +145,7 @@ static int setup_user(struct cli *c, const char *config_option, struct pb_err *e
 	home = getenv("HOME");
 	if (pw != NULL) {
 		snprintf(user, sizeof(user), "%s", pw->pw_name);
-		if (load_groups(&c->ctx, pw, err) < 0)
+		if (pb_user_groups(pw->pw_name, pw->pw_gid, &c->ctx.gids, &c->ctx.ngids, err) < 0)
 			return -1;
 		if (home == NULL || home[0] != '/')
 			home = pw->pw_dir;
@@ -360,7 +368,7 @@ static time_t next_refresh(const char *schedule, const char *profile)
 
 /* One profile as a JSON object for `status --json`. */
 static struct json_object *status_json(const struct pb_profile *p, const struct pb_meta *m,
-				       time_t now, time_t next)
+				       time_t now, time_t next, const char *renewal)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -368,6 +376,7 @@ static struct json_object *status_json(const struct pb_profile *p, const struct 
 	json_object_object_add(o, "vendor", json_object_new_string(p->vendor));
 	json_object_object_add(o, "credentials", json_object_new_string(
 		p->credentials == PB_CRED_SYSTEM ? "system" : "user"));
+	json_object_object_add(o, "renewal", json_object_new_string(renewal));
 	json_object_object_add(o, "state", json_object_new_string(
 		pb_state_name(effective_state(m, now))));
 	json_object_object_add(o, "obtained_at", json_time(m->obtained_at, m->obtained_at != 0));
@@ -383,7 +392,7 @@ static struct json_object *status_json(const struct pb_profile *p, const struct 
 
 /* One profile as a line (plus a line for the last error) for `status`. */
 static void status_line(const struct pb_profile *p, const struct pb_meta *m, time_t now,
-			time_t next, bool refresher)
+			time_t next, bool refresher, const char *renewal)
 {
 	enum pb_state state = effective_state(m, now);
 	char when[128], left[64];
@@ -411,9 +420,10 @@ static void status_line(const struct pb_profile *p, const struct pb_meta *m, tim
 	}
 	if (m->last_error[0] != '\0')
 		printf("%-20s last error: %s\n", "", m->last_error);
-	if (p->credentials == PB_CRED_SYSTEM && p->refresh.url == NULL && !p->handoff &&
-	    state != PB_STATE_NONE)
-		printf("%-20s credentials are held by the system: the next login renews it\n", "");
+	if (p->credentials == PB_CRED_SYSTEM)
+		printf("%-20s %s\n", "", strcmp(renewal, "broker") == 0
+		       ? "credentials held by the system: renewed through the broker"
+		       : "credentials held by the system, no broker runs: the next login renews it");
 }
 
 /* bearer-token status [--json] */
@@ -441,6 +451,7 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 	}
 	for (size_t i = 0; i < c->cfg.nprofiles; i++) {
 		const struct pb_profile *p = &c->cfg.profiles[i];
+		const char *renewal;
 		struct pb_meta m;
 
 		if (!pb_ctx_applies(&c->ctx, p))
@@ -450,11 +461,15 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 			m.state = PB_STATE_ERROR;
 			snprintf(m.last_error, sizeof(m.last_error), "%s", err.msg);
 		}
+		/* who renews it, now: the refresher (or `get`), the broker, or the next login */
+		renewal = p->credentials == PB_CRED_SYSTEM ? pb_system_renewal(&c->cfg)
+			: schedule != NULL ? "refresher" : "on use";
 		if (as_json)
 			json_object_array_add(list, status_json(p, &m, now,
-								next_refresh(schedule, p->name)));
+								next_refresh(schedule, p->name), renewal));
 		else
-			status_line(p, &m, now, next_refresh(schedule, p->name), schedule != NULL);
+			status_line(p, &m, now, next_refresh(schedule, p->name), schedule != NULL,
+				    renewal);
 	}
 	if (as_json) {
 		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
@@ -561,16 +576,20 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* for_user: works for the user who runs it (their dirs, groups, config) */
 	static const struct {
 		const char *name;
 		int (*run)(struct cli *, int, char **);
+		bool for_user;
 	} commands[] = {
-		{ "get", cmd_get },
-		{ "status", cmd_status },
-		{ "refresh", cmd_refresh },
-		{ "check-config", cmd_check_config },
-		{ "pam-session", cmd_pam_session },
-		{ "daemon", cmd_daemon },
+		{ "get", cmd_get, true },
+		{ "status", cmd_status, true },
+		{ "refresh", cmd_refresh, true },
+		{ "check-config", cmd_check_config, true },
+		{ "pam-session", cmd_pam_session, true },
+		{ "daemon", cmd_daemon, true },
+		{ "broker", cmd_broker, false },
+		{ "pam-system", cmd_pam_system, false },
 	};
 	static struct cli c;
 	struct rlimit no_core = { 0, 0 };
@@ -609,8 +628,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) != 0)
 			continue;
-		if (setup_user(&c, config_option, &err) < 0)
+		if (!commands[i].for_user)
+			choose_config(&c, config_option, NULL);
+		else if (setup_user(&c, config_option, &err) < 0)
 			return cli_report(&err);
+		c.ctx.store.dirfd = -1;
 		rc = commands[i].run(&c, argc - optind, argv + optind);
 		pb_ctx_free(&c.ctx);
 		if (c.cfg_loaded)

@@ -9,12 +9,15 @@
  * milliseconds: an absolute time, so that starting this program and its
  * workers is not added to the session's timeout.
  *
- * stdin carries the secrets of credentials = system profiles and stdout
- * one result line per profile (lib/proto.h). The profiles are renewed in
- * parallel, one child process each, so that one slow vendor does not eat
- * the others' time, and no request outlives the module's deadline. Then,
+ * The PROFILEs are the user's own (credentials = user): each is renewed in
+ * a child process of its own, so that one slow vendor does not eat the
+ * others' time, and no request outlives the module's deadline. Meanwhile
+ * stdin brings the tokens of credentials = system profiles that the
+ * service account obtained for this login (an outcome stream of token
+ * records, lib/proto.h; never a secret, never a refresh token), which are
+ * stored as they are. stdout gets one result line per profile. Then,
  * unless --nodaemon, the user's refresher is started (or, if one runs,
- * told of the new session, the config and the hand-off secrets).
+ * told of the new session and the config).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,16 +32,7 @@
 #include "ctl.h"
 #include "proto.h"
 
-#define MAX_SECRETS_IN (1024 * 1024)
-
-/* All of stdin (the module closes it after the secrets), capped. */
-static int read_input(struct pb_buf *in, struct pb_err *err)
-{
-	if (pb_read_all(0, MAX_SECRETS_IN, -1, in) == 0)
-		return 0;
-	return errno == EFBIG ? pb_fail(err, PB_E_INTERNAL, "too many secrets from the PAM module")
-			      : pb_fail(err, PB_E_INTERNAL, "reading the secrets: %m");
-}
+#define MAX_TOKENS_IN (1024 * 1024)
 
 /* Write one result line to the module in a single write (atomic below PIPE_BUF). */
 static void send_result(const char *profile, int code, const char *text)
@@ -94,12 +88,6 @@ static void spawn_refresher(struct cli *c, const char *session)
 		waitpid(pid, NULL, 0);      /* it forks again and exits at once */
 }
 
-/*
- * Make sure the user's refresher runs and knows this session, the current
- * config, and the secrets of handoff = yes profiles. Bounded by the
- * module's deadline; a refresher that cannot be reached is only logged by
- * the refresher itself: the tokens are in place either way.
- */
 /* Milliseconds left before the deadline, at most cap (and at least 1). */
 static long left_ms(long long deadline, long cap)
 {
@@ -108,8 +96,13 @@ static long left_ms(long long deadline, long cap)
 	return left < 1 ? 1 : left > cap ? cap : (long)left;
 }
 
-static void start_refresher(struct cli *c, const char *session, const struct pb_creds *secrets,
-			    long long deadline)
+/*
+ * Make sure the user's refresher runs and knows this session and the
+ * current config. Bounded by the module's deadline; a refresher that
+ * cannot be reached is only logged by the refresher itself: the tokens
+ * are in place either way.
+ */
+static void start_refresher(struct cli *c, const char *session, long long deadline)
 {
 	struct pb_buf req = { 0 }, reply = { 0 };
 	int dirfd = c->ctx.store.dirfd;
@@ -131,19 +124,59 @@ static void start_refresher(struct cli *c, const char *session, const struct pb_
 	if (running)
 		pb_ctl_call(dirfd, uid, "reload\n", 7, left_ms(deadline, 2000), &reply);
 	pb_buf_wipe(&reply);
-	/* hand-off: only the fields of handoff = yes profiles, never the others' */
-	pb_buf_adds(&req, "secrets\n");
-	for (size_t i = 0; i < secrets->n; i++) {
-		const struct pb_profile *p = pb_config_profile(&c->cfg, secrets->v[i].profile);
+}
 
-		if (p != NULL && p->handoff)
-			pb_proto_put_secret(&req, secrets->v[i].profile, secrets->v[i].field,
-					    secrets->v[i].value);
+/*
+ * Store one token the module passed on, for a credentials = system
+ * profile that applies to us, and report on it.
+ */
+static void accept_token(struct cli *c, const struct pb_record *rec, long long deadline)
+{
+	const struct pb_profile *p = pb_config_profile(&c->cfg, rec->profile);
+	enum pb_outcome outcome;
+	struct pb_err err;
+	char text[128];
+
+	pb_err_clear(&err);
+	if (p == NULL || p->credentials != PB_CRED_SYSTEM || !pb_ctx_applies(&c->ctx, p)) {
+		pb_fail(&err, PB_E_INTERNAL, "%s: not a credentials = system profile of %s in %s",
+			rec->profile, c->ctx.user, c->config_path);
+		send_result(rec->profile, err.code, err.msg);
+		return;
 	}
-	if (pb_proto_put_end(&req) == 0 && req.len > strlen("secrets\nend\n"))
-		pb_ctl_call(dirfd, uid, req.data, req.len, left_ms(deadline, 1000), &reply);
-	pb_buf_wipe(&req);
-	pb_buf_wipe(&reply);
+	if (pb_renew_accept(&c->ctx, p, &rec->tok, (double)left_ms(deadline, 5000) / 1000.0,
+			    &outcome, &err) < 0) {
+		send_result(p->name, err.code, err.msg);
+		return;
+	}
+	pb_renew_describe(&c->ctx, p, outcome, text, sizeof(text));
+	send_result(p->name, PB_OK, text);
+}
+
+/*
+ * The tokens on stdin (until the module closes it, or the deadline): each
+ * stored, or, when the store could not be opened (err), reported failed.
+ */
+static void accept_tokens(struct cli *c, long long deadline, const struct pb_err *store_err)
+{
+	struct pb_buf in = { 0 };
+	struct pb_record rec;
+	struct pb_err err;
+	size_t pos = 0;
+
+	pb_err_clear(&err);
+	if (pb_read_all(0, MAX_TOKENS_IN, deadline, &in) < 0 && errno != ETIMEDOUT) {
+		pb_buf_wipe(&in);
+		return;
+	}
+	while (pb_proto_next_record(in.data != NULL ? in.data : "", in.len, &pos, &rec, &err) > 0) {
+		if (rec.kind == PB_REC_TOKEN && store_err != NULL)
+			send_result(rec.profile, store_err->code, store_err->msg);
+		else if (rec.kind == PB_REC_TOKEN)
+			accept_token(c, &rec, deadline);
+		pb_record_free(&rec);
+	}
+	pb_buf_wipe(&in);
 }
 
 /* Tell the module every profile failed the same way (nothing could start). */
@@ -156,12 +189,10 @@ static int fail_all(int argc, char **argv, const struct pb_err *err)
 
 int cmd_pam_session(struct cli *c, int argc, char **argv)
 {
-	struct pb_creds secrets = { .path = NULL };
-	struct pb_buf input = { 0 };
 	struct pb_err err;
 	long deadline = 0;
 	const char *session = NULL;
-	bool nodaemon = false;
+	bool nodaemon = false, ready;
 	int first = 1, children = 0;
 
 	pb_err_clear(&err);
@@ -181,23 +212,19 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 	argv += first;
 	if (deadline <= 0)
 		return cli_usage_error("pam-session: no --deadline");
-	if (read_input(&input, &err) < 0 ||
-	    pb_proto_read_secrets(input.data != NULL ? input.data : "", input.len, &secrets,
-				  &err) < 0 ||
-	    cli_load_config(c, &err) < 0 || cli_open_store(c, &err) < 0) {
-		pb_buf_wipe(&input);
-		pb_creds_free(&secrets);
-		return fail_all(argc, argv, &err);
+	ready = cli_load_config(c, &err) == 0 && cli_open_store(c, &err) == 0;
+	if (!ready) {
+		fail_all(argc, argv, &err);
+		accept_tokens(c, deadline, &err);
+		return 0;
 	}
-	pb_buf_wipe(&input);
-	c->ctx.system_creds = &secrets;
 	for (int i = 0; i < argc; i++) {
 		const struct pb_profile *p = pb_config_profile(&c->cfg, argv[i]);
 		pid_t pid;
 
-		if (p == NULL) {
-			pb_fail(&err, PB_E_CONFIG, "%s: no such profile in %s", argv[i],
-				c->config_path);
+		if (p == NULL || p->credentials != PB_CRED_USER) {
+			pb_fail(&err, PB_E_CONFIG, "%s: no credentials = user profile of that name "
+				"in %s", argv[i], c->config_path);
 			send_result(argv[i], err.code, err.msg);
 			continue;
 		}
@@ -211,6 +238,7 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 		else
 			children++;
 	}
+	accept_tokens(c, deadline, NULL);
 	while (children > 0) {
 		if (wait(NULL) > 0)
 			children--;
@@ -218,7 +246,6 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 			break;
 	}
 	if (!nodaemon && session != NULL)
-		start_refresher(c, session, &secrets, deadline);
-	pb_creds_free(&secrets);
+		start_refresher(c, session, deadline);
 	return 0;
 }

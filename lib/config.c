@@ -44,7 +44,6 @@
 enum kind {
 	K_NUMBER,       /* a decimal in (min, max] or (min, max) */
 	K_ENUM,         /* one of words; words[i] sets the enum to value i */
-	K_BOOL,         /* yes | no */
 	K_NAME,         /* one name per pb_valid_name */
 	K_NAMES,        /* comma-separated field names */
 	K_ACCOUNTS,     /* comma-separated user or group names */
@@ -83,7 +82,6 @@ static const char *const type_words[] = { "exchange", "static", NULL };
 static const char *const cred_words[] = { "user", "system", NULL };
 static const char *const format_words[] = { "json", "form", NULL };
 static const char *const auth_words[] = { "body", "basic", NULL };
-static const char *const bool_words[] = { "no", "yes", NULL };
 
 /* words[i] is enum value i, and enums are written as ints */
 _Static_assert(PB_TYPE_STATIC == 1 && PB_CRED_SYSTEM == 1 && PB_FMT_FORM == 1 &&
@@ -107,6 +105,7 @@ static const struct key_def key_table[] = {
 	{ "proxy", D | R, K_PROXY, P(proxy), .expect = "a proxy URL without blanks" },
 	{ "vendor_dir", D, K_PATH, NO_FIELD, .expect = "an absolute path" },
 	{ "system_credentials_dir", D, K_PATH, NO_FIELD, .expect = "an absolute path" },
+	{ "broker_socket", D, K_PATH, NO_FIELD, .expect = "an absolute path" },
 	/* [vendor X], and per profile */
 	{ "type", V | R, K_ENUM, P(type), .words = type_words, .expect = "exchange or static" },
 	{ "base_url", V | R, K_BASE_URL, P(base_url), .expect = "an http:// or https:// URL" },
@@ -144,7 +143,6 @@ static const struct key_def key_table[] = {
 	  .expect = "a comma-separated list of user names" },
 	{ "groups", R, K_ACCOUNTS, P(groups), P(ngroups),
 	  .expect = "a comma-separated list of group names" },
-	{ "handoff", R, K_BOOL, P(handoff), .expect = "yes or no" },
 	{ "scope", R, K_TEXT, P(scope), .expect = "text without control characters" },
 	{ "audience", R, K_TEXT, P(audience), .expect = "text without control characters" },
 };
@@ -152,6 +150,16 @@ static const struct key_def key_table[] = {
 #undef V
 #undef R
 #define NKEYS (sizeof(key_table) / sizeof(key_table[0]))
+
+/* Keys that are gone, and why: an old config is told what replaced them. */
+static const struct {
+	const char *name, *why;
+} removed_keys[] = {
+	{ "handoff", "was removed: a system secret never reaches a process of the user; "
+		     "the broker (bearer-token broker, socket-activated by "
+		     "bearer-token-broker.socket) renews credentials = system profiles "
+		     "during a session" },
+};
 
 /* Fields every template may name besides the vendor's `fields`. */
 static const char *const reserved_fields[] = { "refresh_token", "scope", "audience", NULL };
@@ -353,7 +361,6 @@ static int check_value(const struct key_def *k, const struct pb_ini_entry *e,
 	switch (k->kind) {
 	case K_NUMBER: ok = parse_number(k, v, &d) == 0; break;
 	case K_ENUM: ok = word_index(k->words, v) >= 0; break;
-	case K_BOOL: ok = word_index(bool_words, v) >= 0; break;
 	case K_NAME: ok = pb_valid_name(v); break;
 	case K_NAMES: why = list_problem(v, true, &oom); break;
 	case K_ACCOUNTS: why = list_problem(v, false, &oom); break;
@@ -480,6 +487,10 @@ static int check_file(const struct pb_ini *ini, const char *preset, struct pb_er
 			bit = section_bit(e->type);
 			continue;
 		}
+		for (size_t r = 0; r < sizeof(removed_keys) / sizeof(removed_keys[0]); r++)
+			if (strcmp(e->key, removed_keys[r].name) == 0)
+				return pb_fail(err, PB_E_CONFIG, "%s:%u: %s %s (delete the line)",
+					       ini->path, e->line, e->key, removed_keys[r].why);
 		if ((k = find_key(e->key)) == NULL)
 			return pb_fail(err, PB_E_CONFIG, "%s:%u: unknown key '%s' in [%s%s%s]",
 				       ini->path, e->line, e->key, e->type,
@@ -638,9 +649,6 @@ static int apply(struct pb_profile *p, const struct setting *s, struct pb_err *e
 	case K_ENUM:
 		idx = word_index(k->words, v);
 		memcpy(field, &idx, sizeof(idx));
-		return 0;
-	case K_BOOL:
-		*(bool *)field = strcmp(v, "yes") == 0;
 		return 0;
 	case K_NAMES:
 	case K_ACCOUNTS:
@@ -825,12 +833,6 @@ static int check_exchange(const struct pb_profile *p, const struct layers *L,
 static int check_profile(const struct pb_profile *p, const struct layers *L,
 			 struct pb_err *err)
 {
-	if (p->handoff && p->credentials != PB_CRED_SYSTEM) {
-		const struct setting *s = setting_of(L, "handoff");
-
-		return profile_fail(err, p, s->file, s->e->line,
-				    "handoff = yes needs credentials = system");
-	}
 	if (p->type == PB_TYPE_STATIC) {
 		if (!has_field(p, "token"))
 			return profile_fail(err, p, p->origin.file, p->origin.line,
@@ -975,6 +977,7 @@ static void load_defaults(struct pb_config *cfg, ssize_t sec, const char *vendor
 	cfg->refresh_at = DEFAULT_REFRESH_AT;
 	cfg->vendor_dir = vendor_dir;
 	cfg->system_credentials_dir = creds_dir;
+	cfg->broker_socket = PB_BROKER_SOCKET;
 	if (sec < 0)
 		return;
 	if ((e = section_get(ini, (size_t)sec, "timeout")) != NULL)
@@ -986,6 +989,8 @@ static void load_defaults(struct pb_config *cfg, ssize_t sec, const char *vendor
 	if ((e = section_get(ini, (size_t)sec, "system_credentials_dir")) != NULL &&
 	    e->value[0] != '\0')
 		cfg->system_credentials_dir = e->value;
+	if ((e = section_get(ini, (size_t)sec, "broker_socket")) != NULL && e->value[0] != '\0')
+		cfg->broker_socket = e->value;
 }
 
 /*
@@ -1065,6 +1070,20 @@ const struct pb_profile *pb_config_profile(const struct pb_config *cfg, const ch
 		if (strcmp(cfg->profiles[i].name, name) == 0)
 			return &cfg->profiles[i];
 	return NULL;
+}
+
+int pb_config_state_dir(const struct pb_config *cfg, char *out, size_t len, struct pb_err *err)
+{
+	const char *sock = cfg->broker_socket, *slash = strrchr(sock, '/');
+	int n;
+
+	if (slash == NULL || slash == sock)
+		return pb_fail(err, PB_E_CONFIG, "broker_socket %s: not in a directory of its own",
+			       sock);
+	n = snprintf(out, len, "%.*s/broker", (int)(slash - sock), sock);
+	if (n < 0 || (size_t)n >= len)
+		return pb_fail(err, PB_E_CONFIG, "broker_socket %s: path too long", sock);
+	return 0;
 }
 
 /* Is the name of group gid in the profile's groups list? */

@@ -12,11 +12,12 @@
  *
  * Keys (pam_bearer.conf(5) documents each):
  *   [defaults]  timeout refresh_at ca_file proxy vendor_dir system_credentials_dir
+ *               broker_socket
  *   [vendor X]  type base_url fields token.url token.body token.format
  *               token.header.NAME refresh.url refresh.body refresh.format
  *               response.token response.expires_in response.refresh_token
  *               lifetime scheme client_auth
- *   [profile X] vendor credentials users groups handoff scope audience
+ *   [profile X] vendor credentials users groups scope audience
  *               timeout refresh_at ca_file proxy, and any [vendor] key
  */
 #ifndef PB_CONFIG_H
@@ -27,6 +28,9 @@
 #include <sys/types.h>
 #include "ini.h"
 #include "util.h"
+
+/* Where the broker listens; its private state is the broker/ dir beside it. */
+#define PB_BROKER_SOCKET "/run/pam_bearer/broker.sock"
 
 enum pb_vendor_type { PB_TYPE_EXCHANGE, PB_TYPE_STATIC };
 enum pb_cred_source { PB_CRED_USER, PB_CRED_SYSTEM };
@@ -73,7 +77,6 @@ struct pb_profile {
 	const char *scope, *audience;   /* NULL when unset */
 	const char **users, **groups;   /* NULL-free arrays; both empty: everyone */
 	size_t nusers, ngroups;
-	bool handoff;
 	double timeout;                 /* seconds per HTTP exchange */
 	double refresh_at;              /* fraction of the lifetime, 0 < x < 1 */
 	const char *ca_file;            /* NULL: the system trust store */
@@ -89,6 +92,7 @@ struct pb_config {
 	double refresh_at;
 	const char *vendor_dir;
 	const char *system_credentials_dir;
+	const char *broker_socket;      /* [defaults] broker_socket, else PB_BROKER_SOCKET */
 	struct pb_profile *profiles;
 	size_t nprofiles;
 	/* private: the parsed files the strings above point into */
@@ -110,6 +114,12 @@ int pb_config_load(const char *path, const char *vendor_dir_default,
 void pb_config_free(struct pb_config *cfg);
 
 const struct pb_profile *pb_config_profile(const struct pb_config *cfg, const char *name);
+
+/*
+ * The service account's state dir: the broker/ dir beside broker_socket
+ * (/run/pam_bearer/broker). 0, or -1 with err.
+ */
+int pb_config_state_dir(const struct pb_config *cfg, char *out, size_t len, struct pb_err *err);
 
 /*
  * Does the profile apply to this user? users/groups empty: yes. Otherwise

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,15 +64,80 @@ static int take_entries(struct pb_creds *c, const struct pb_ini *ini, struct pb_
 	return 0;
 }
 
-/* Load a credentials file owned by owner, mode 0600 or stricter. */
-int pb_creds_load(const char *path, uid_t owner, struct pb_creds *out, struct pb_err *err)
+/* A user's name for messages: "alice", else "uid 1000". */
+static void user_name(uid_t uid, char *out, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
+		snprintf(out, len, "%s", pw.pw_name);
+	else
+		snprintf(out, len, "uid %u", (unsigned)uid);
+}
+
+/* A group's name for messages: "staff", else "gid 50". */
+static void group_name(gid_t gid, char *out, size_t len)
+{
+	struct group gr, *res = NULL;
+	char buf[1024];
+
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res != NULL)
+		snprintf(out, len, "%s", gr.gr_name);
+	else
+		snprintf(out, len, "gid %u", (unsigned)gid);
+}
+
+/*
+ * Open a file of the admin store, as the service account reads it: owned
+ * by root, of the service account's group (gid), no group write and
+ * nothing for others: root:<group> 0640 or 0600. Each refusal names the
+ * command that fixes it. Returns the fd or -1 with err.
+ */
+static int open_admin(const char *path, gid_t gid, const char *group, struct pb_err *err)
+{
+	char who[64];
+	struct stat st, opened;
+	int fd = -1;
+
+	/* judged before it is opened: a file we may not read still says what is wrong */
+	if (lstat(path, &st) < 0) {
+		pb_fail(err, PB_E_CONFIG, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pb_fail(err, PB_E_CONFIG, "%s: not a regular file", path);
+	} else if (st.st_uid != 0) {
+		user_name(st.st_uid, who, sizeof(who));
+		pb_fail(err, PB_E_CONFIG, "%s: owned by %s, must be owned by root (chown root:%s %s)",
+			path, who, group, path);
+	} else if (st.st_gid != gid) {
+		group_name(st.st_gid, who, sizeof(who));
+		pb_fail(err, PB_E_CONFIG, "%s: group %s, must be %s (chgrp %s %s)", path, who,
+			group, group, path);
+	} else if (st.st_mode & 0137) {
+		pb_fail(err, PB_E_CONFIG, "%s: bad permissions %04o, must be 0640 (chmod 640 %s)",
+			path, (unsigned)(st.st_mode & 07777), path);
+	} else if ((fd = pb_open_regular(path, &opened, err)) < 0) {
+		if (errno == EACCES)
+			pb_fail(err, PB_E_CONFIG, "%s: the service account cannot read it (chmod 640 "
+				"%s)", path, path);
+	} else if (opened.st_dev != st.st_dev || opened.st_ino != st.st_ino) {
+		pb_fail(err, PB_E_CONFIG, "%s: replaced while it was read; try again", path);
+	} else {
+		return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Parse the credentials file open as fd (closed here) into out. */
+static int load_fd(const char *path, int fd, struct pb_creds *out, struct pb_err *err)
 {
 	struct pb_ini ini = { 0 };
-	int fd, rc = -1;
+	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
-	if ((fd = open_private(path, owner, err)) < 0)
-		return -1;
 	if (pb_ini_parse_fd(path, fd, &ini, err) < 0)
 		goto done;
 	if ((out->path = strdup(path)) == NULL) {
@@ -84,6 +151,29 @@ done:
 	if (rc < 0)
 		pb_creds_free(out);
 	return rc;
+}
+
+/* Load a credentials file owned by owner, mode 0600 or stricter. */
+int pb_creds_load(const char *path, uid_t owner, struct pb_creds *out, struct pb_err *err)
+{
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	if ((fd = open_private(path, owner, err)) < 0)
+		return -1;
+	return load_fd(path, fd, out, err);
+}
+
+/* Load a file of the admin store: root:<group> 0640 or stricter. */
+int pb_creds_load_admin(const char *path, gid_t gid, const char *group, struct pb_creds *out,
+			struct pb_err *err)
+{
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	if ((fd = open_admin(path, gid, group, err)) < 0)
+		return -1;
+	return load_fd(path, fd, out, err);
 }
 
 /* snprintf into out, failing on truncation. */

@@ -6,8 +6,9 @@
  *     api_key = ...
  * User store:   $XDG_CONFIG_HOME/pam_bearer/credentials (~/.config/...),
  *               must be owned by the user and mode 0600 or stricter.
- * System store: <system_credentials_dir>/<user>, root-owned, 0600; read
- *               only by the PAM module, as root.
+ * Admin store:  <system_credentials_dir>/<user>, root:_pam_bearer 0640;
+ *               read only by the service account (the broker, or the
+ *               one-shot the PAM module runs as it), never by the user.
  * Every value is wiped from memory by pb_creds_free().
  */
 #ifndef PB_CREDS_H
@@ -38,6 +39,15 @@ struct pb_creds {
  * PB_E_CONFIG too.
  */
 int pb_creds_load(const char *path, uid_t owner, struct pb_creds *out, struct pb_err *err);
+
+/*
+ * Load a file of the admin store: owned by root, group gid (the service
+ * account's, called group in messages), no group write, nothing for
+ * others. Each refusal names its fix, e.g. "FILE: group root, must be
+ * _pam_bearer (chgrp _pam_bearer FILE)".
+ */
+int pb_creds_load_admin(const char *path, gid_t gid, const char *group, struct pb_creds *out,
+			struct pb_err *err);
 
 /* The user store path: $XDG_CONFIG_HOME/pam_bearer/credentials, else $HOME/.config/... */
 int pb_creds_user_path(const char *home, const char *xdg_config_home,

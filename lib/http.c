@@ -7,12 +7,14 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -85,26 +87,29 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 /*
  * Parse a Retry-After or X-RateLimit-Retry-After value: delay-seconds, or an
  * HTTP-date (RFC 9110), which curl_getdate() understands. -1 when neither.
+ * A vendor's number is hostile until checked: it is clamped to
+ * [0, PB_RETRY_AFTER_MAX] (a number too big for a long is the maximum too).
  */
 static long parse_retry_after(const char *v)
 {
 	char *end;
-	long secs;
-	time_t when;
+	long long secs;
+	time_t when, now = time(NULL);
 
 	while (*v == ' ' || *v == '\t')
 		v++;
-	secs = strtol(v, &end, 10);
-	if (end != v && secs >= 0) {
+	errno = 0;
+	secs = strtoll(v, &end, 10);
+	if (end != v && secs >= 0 && (v[0] >= '0' && v[0] <= '9')) {
 		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
 			end++;
 		if (*end == '\0')
-			return secs;
+			return pb_clamp_retry_after(secs);   /* ERANGE gave LLONG_MAX */
 	}
 	when = curl_getdate(v, NULL);
 	if (when == -1)
 		return -1;
-	return when > time(NULL) ? (long)(when - time(NULL)) : 0;
+	return when > now ? pb_clamp_retry_after((long long)when - (long long)now) : 0;
 }
 
 /* Pick Retry-After / X-RateLimit-Retry-After out of the response headers. */

@@ -1,11 +1,13 @@
 /*
- * proto.c - the module <-> helper and helper <-> worker pipe protocols
- * (see proto.h).
+ * proto.c - the pipe and socket protocols of a login, of the HTTP worker
+ * and of the broker (see proto.h).
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "expiry.h"
 #include "proto.h"
 
 int pb_proto_put_secret(struct pb_buf *buf, const char *profile, const char *field,
@@ -88,12 +90,11 @@ static bool at_end(const struct cursor *c)
 }
 
 /*
- * The module's stream, or the worker request when refresh_token is not
- * NULL: secret records into creds, and then at most one credentials
- * record (creds->path) and one refresh record.
+ * The worker request: secret records into creds, and then at most one
+ * credentials record (creds->path) and one refresh record.
  */
 static int read_request(const char *data, size_t len, struct pb_creds *creds,
-			char **refresh_token, const char *from, struct pb_err *err)
+			char **refresh_token, struct pb_err *err)
 {
 	struct cursor c = { data, len, 0 };
 	char line[PB_PROTO_MAX_LINE], *word[4], *value = NULL;
@@ -106,8 +107,7 @@ static int read_request(const char *data, size_t len, struct pb_creds *creds,
 			goto done;
 		}
 		words = next_words(&c, line, sizeof(line), word, 4);
-		if (words == 2 && refresh_token != NULL &&
-		    length_word(word[1], PB_PROTO_MAX_SECRET, &n) == 0) {
+		if (words == 2 && length_word(word[1], PB_PROTO_MAX_SECRET, &n) == 0) {
 			char **into = strcmp(word[0], "refresh") == 0 ? refresh_token
 				    : strcmp(word[0], "credentials") == 0 ? &creds->path : NULL;
 
@@ -124,16 +124,10 @@ static int read_request(const char *data, size_t len, struct pb_creds *creds,
 		pb_wipe_free(value);
 		value = NULL;
 	}
-	pb_fail(err, PB_E_INTERNAL, "malformed secrets from %s", from);
+	pb_fail(err, PB_E_INTERNAL, "malformed request from bearer-token");
 done:
 	pb_wipe_free(value);
 	return rc;
-}
-
-int pb_proto_read_secrets(const char *data, size_t len, struct pb_creds *creds,
-			  struct pb_err *err)
-{
-	return read_request(data, len, creds, NULL, "the PAM module", err);
 }
 
 int pb_proto_put_result(struct pb_buf *out, const char *profile, int code, const char *text)
@@ -202,7 +196,7 @@ int pb_proto_read_fetch_request(const char *data, size_t len, struct pb_creds *c
 				char **refresh_token, struct pb_err *err)
 {
 	*refresh_token = NULL;
-	if (read_request(data, len, creds, refresh_token, "bearer-token", err) == 0)
+	if (read_request(data, len, creds, refresh_token, err) == 0)
 		return 0;
 	pb_wipe_free(*refresh_token);
 	*refresh_token = NULL;
@@ -225,17 +219,24 @@ int pb_proto_put_fetch_reply(struct pb_buf *buf, const struct pb_token *tok,
 	return pb_proto_put_end(buf);
 }
 
-/* "error <code> <retry_after> <reason>": the worker's failure into err. */
+/* "error <code> <retry_after> <reason>": the sender's failure into err (-1), or -2 if malformed. */
 static int read_error(char **word, int words, struct pb_err *err)
 {
 	long code, retry;
 
 	if (words != 4 || pb_parse_long(word[1], &code) < 0 || code <= PB_OK ||
 	    code > PB_E_INTERNAL || pb_parse_long(word[2], &retry) < 0 || retry < -1)
-		return pb_fail(err, PB_E_INTERNAL, "malformed reply from bearer-fetch");
+		return -2;
 	pb_fail(err, (int)code, "%s", word[3]);
-	err->retry_after = retry;
+	err->retry_after = pb_clamp_retry_after(retry);
 	return -1;
+}
+
+/* Times a token may have: obtained after the epoch, expiring after that, within bounds. */
+static bool times_ok(long long obtained, bool has_expiry, long long expires)
+{
+	return obtained > 0 && obtained < 253402300799LL &&      /* 9999-12-31 */
+	       (!has_expiry || (expires > obtained && expires - obtained <= PB_MAX_LIFETIME));
 }
 
 /* "token <obtained_at> <expires_at|-> <refreshed> <length>" and what follows it. */
@@ -247,6 +248,7 @@ static int read_token(struct cursor *c, char **word, int words, struct pb_token 
 
 	if (words != 5 || pb_parse_long(word[1], &obtained) < 0 ||
 	    (strcmp(word[2], "-") != 0 && pb_parse_long(word[2], &expires) < 0) ||
+	    !times_ok(obtained, strcmp(word[2], "-") != 0, expires) ||
 	    pb_parse_long(word[3], &refreshed) < 0 || (refreshed != 0 && refreshed != 1) ||
 	    length_word(word[4], PB_TOKEN_MAX, &n) < 0 || (tok->token = take_value(c, n)) == NULL)
 		return -1;
@@ -263,8 +265,8 @@ static int read_token(struct cursor *c, char **word, int words, struct pb_token 
 	return 0;
 }
 
-int pb_proto_read_fetch_reply(const char *data, size_t len, struct pb_token *tok,
-			      struct pb_err *err)
+int pb_proto_read_reply(const char *data, size_t len, const char *from, struct pb_token *tok,
+			struct pb_err *err)
 {
 	struct cursor c = { data, len, 0 };
 	char line[PB_PROTO_MAX_LINE], *word[5];
@@ -276,13 +278,123 @@ int pb_proto_read_fetch_reply(const char *data, size_t len, struct pb_token *tok
 	if (words > 0 && strcmp(word[0], "error") == 0) {
 		/* re-split: the reason keeps its spaces */
 		c.pos = 0;
-		return read_error(word, next_words(&c, line, sizeof(line), word, 4), err);
-	}
-	if (words > 0 && strcmp(word[0], "token") == 0 && read_token(&c, word, words, tok) == 0 &&
-	    pb_token_check(tok->token, err) == 0)
+		if (read_error(word, next_words(&c, line, sizeof(line), word, 4), err) == -1)
+			return -1;
+	} else if (words > 0 && strcmp(word[0], "token") == 0 &&
+		   read_token(&c, word, words, tok) == 0 && pb_token_check(tok->token, err) == 0) {
 		return 0;
+	}
 	pb_token_free(tok);
 	if (err->code == PB_OK)
-		pb_fail(err, PB_E_INTERNAL, "malformed reply from bearer-fetch");
+		pb_fail(err, PB_E_INTERNAL, "malformed reply from %s", from);
 	return -1;
+}
+
+int pb_proto_read_fetch_reply(const char *data, size_t len, struct pb_token *tok,
+			      struct pb_err *err)
+{
+	return pb_proto_read_reply(data, len, "bearer-fetch", tok, err);
+}
+
+/* ------------------------------------------------------------------ outcome streams */
+
+int pb_proto_put_token(struct pb_buf *buf, const char *profile, const struct pb_token *tok)
+{
+	if (pb_buf_addf(buf, "token %s %lld ", profile, (long long)tok->obtained_at) < 0 ||
+	    (tok->has_expiry ? pb_buf_addf(buf, "%lld", (long long)tok->expires_at)
+			     : pb_buf_adds(buf, "-")) < 0)
+		return -1;
+	return put_value(buf, "", tok->token);
+}
+
+/* "token <profile> <obtained_at> <expires_at|-> <length>" and the token after it. */
+static int read_token_record(struct cursor *c, char **word, int words, struct pb_record *rec)
+{
+	long obtained, expires = 0;
+	bool has_expiry;
+	size_t n;
+
+	if (words != 5 || !pb_valid_name(word[1]) || pb_parse_long(word[2], &obtained) < 0)
+		return -1;
+	has_expiry = strcmp(word[3], "-") != 0;
+	if ((has_expiry && pb_parse_long(word[3], &expires) < 0) ||
+	    !times_ok(obtained, has_expiry, expires) ||
+	    length_word(word[4], PB_TOKEN_MAX, &n) < 0 || (rec->tok.token = take_value(c, n)) == NULL)
+		return -1;
+	rec->kind = PB_REC_TOKEN;
+	snprintf(rec->profile, sizeof(rec->profile), "%s", word[1]);
+	rec->tok.obtained_at = (time_t)obtained;
+	rec->tok.has_expiry = has_expiry;
+	rec->tok.expires_at = (time_t)expires;
+	return 0;
+}
+
+int pb_proto_next_record(const char *data, size_t len, size_t *pos, struct pb_record *rec,
+			 struct pb_err *err)
+{
+	struct cursor c = { data, len, *pos };
+	char line[PB_PROTO_MAX_LINE], *word[5];
+	const char *profile, *text;
+	int words;
+
+	memset(rec, 0, sizeof(*rec));
+	if (at_end(&c))
+		return 0;
+	if (c.pos + 7 <= len && memcmp(data + c.pos, "result ", 7) == 0) {
+		if (next_words(&c, line, sizeof(line), word, 1) == 1 &&
+		    pb_proto_parse_result(word[0], &profile, &rec->code, &text) == 0) {
+			rec->kind = PB_REC_RESULT;
+			snprintf(rec->profile, sizeof(rec->profile), "%s", profile);
+			snprintf(rec->text, sizeof(rec->text), "%s", text);
+			*pos = c.pos;
+			return 1;
+		}
+	} else if ((words = next_words(&c, line, sizeof(line), word, 5)) > 0 &&
+		   strcmp(word[0], "token") == 0 && read_token_record(&c, word, words, rec) == 0 &&
+		   pb_token_check(rec->tok.token, err) == 0) {
+		*pos = c.pos;
+		return 1;
+	}
+	pb_record_free(rec);
+	return pb_fail(err, PB_E_INTERNAL, "malformed token stream");
+}
+
+void pb_record_free(struct pb_record *rec)
+{
+	pb_token_free(&rec->tok);
+}
+
+/* ------------------------------------------------------------------ the broker */
+
+int pb_proto_put_broker_request(struct pb_buf *buf, long long uid, const char *profile,
+				long min_valid)
+{
+	if (uid < 0)
+		return pb_buf_addf(buf, "token - %s %ld\n", profile, min_valid);
+	return pb_buf_addf(buf, "token %lld %s %ld\n", uid, profile, min_valid);
+}
+
+int pb_proto_read_broker_request(const char *data, size_t len, struct pb_broker_request *req)
+{
+	struct cursor c = { data, len, 0 };
+	char line[256], *word[5];
+	long uid = -1;
+	int words = next_words(&c, line, sizeof(line), word, 5);
+
+	memset(req, 0, sizeof(*req));
+	if (c.pos != len)
+		return -1;          /* one line, nothing after it */
+	if (words == 1 && strcmp(word[0], "ping") == 0) {
+		req->ping = true;
+		return 0;
+	}
+	if (words != 4 || strcmp(word[0], "token") != 0 ||
+	    (strcmp(word[1], "-") != 0 && (pb_parse_long(word[1], &uid) < 0 || uid < 0 ||
+					   uid > 0xfffffffeL)) ||
+	    !pb_valid_name(word[2]) || pb_parse_long(word[3], &req->min_valid) < 0 ||
+	    req->min_valid < 0 || req->min_valid > PB_MAX_LIFETIME)
+		return -1;
+	req->uid = uid;
+	snprintf(req->profile, sizeof(req->profile), "%s", word[2]);
+	return 0;
 }

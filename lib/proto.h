@@ -1,21 +1,29 @@
 /*
- * proto.h - the two pipe protocols. Secrets and tokens only ever travel
- * here (or in the stores): never in argv or the environment.
+ * proto.h - the pipe and socket protocols. Secrets and tokens only ever
+ * travel here (or in the stores): never in argv or the environment.
  *
- * 1. What pam_bearer.so and `bearer-token pam-session` say to each other.
+ * 1. A login: pam_bearer.so, `bearer-token pam-system` (the one-shot it
+ * runs as the service account for credentials = system profiles) and
+ * `bearer-token pam-session` (the helper it runs as the user).
  *
- * Module -> helper (the helper's stdin), then the module closes the pipe:
- *     secret <profile> <field> <length>\n<length bytes>\n     (any number)
+ * pam-system -> module (its stdout), and module -> pam-session (its stdin),
+ * an outcome stream, then the writer closes the pipe:
+ *     token <profile> <obtained_at> <expires_at or -> <length>\n<length bytes>\n
+ *     result <profile> <code> <text>\n
  *     end\n
- * Helper -> module (the helper's stdout), one line per profile:
+ * A token record carries a bearer token and nothing else: never a secret,
+ * never a refresh token. The module passes on token records only.
+ * pam-session -> module (its stdout), one line per profile:
  *     result <profile> <code> <text>\n
  * where <code> is an enum pb_code (0 = a valid token is in place) and <text>
- * is "obtained|refreshed|cached|kept <expires_at or never>" on success, or
- * the one-line reason on failure. Lines never hold a token or a secret.
+ * is "obtained|refreshed|still valid|... , expires <time or never>" on
+ * success, or the one-line reason on failure. Lines never hold a token or
+ * a secret.
  *
- * 2. What bearer-token says to its HTTP worker, bearer-fetch, which gets
- * the config path and profile name in argv and nothing in its environment.
- * Request (the worker's stdin), then bearer-token closes the pipe:
+ * 2. What bearer-token (or the broker) says to its HTTP worker,
+ * bearer-fetch, which gets the config path and profile name in argv and
+ * nothing in its environment. Request (the worker's stdin), then the pipe
+ * is closed:
  *     secret <profile> <field> <length>\n<length bytes>\n   (the profile's credentials)
  *     credentials <length>\n<where they came from>\n       (when there are credentials)
  *     refresh <length>\n<length bytes>\n                    (optional: the stored refresh token)
@@ -26,10 +34,20 @@
  *     end\n
  * or one line
  *     error <code> <retry_after or -1> <reason>\n
+ *
+ * 3. What a process asks the broker (`bearer-token broker`, the service
+ * account's daemon) over /run/pam_bearer/broker.sock, one request per
+ * connection:
+ *     token <uid or -> <profile> <min_valid>\n     a bearer token for that user
+ *     ping\n                                      -> "ok <pid>\n"
+ * The reply to "token" is a worker reply (2.) without a refresh record: a
+ * refresh token stays with the broker. "-" is the caller's own uid; only
+ * root may name another.
  */
 #ifndef PB_PROTO_H
 #define PB_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "creds.h"
 #include "token.h"
@@ -43,13 +61,28 @@ int pb_proto_put_secret(struct pb_buf *buf, const char *profile, const char *fie
 			const char *value);
 int pb_proto_put_end(struct pb_buf *buf);
 
+/* One record of an outcome stream (1.). */
+struct pb_record {
+	enum { PB_REC_TOKEN, PB_REC_RESULT } kind;
+	char profile[65];
+	struct pb_token tok;        /* PB_REC_TOKEN: token and times (never a refresh token) */
+	int code;                   /* PB_REC_RESULT */
+	char text[PB_PROTO_MAX_LINE];
+};
+
+/* Append a token record: tok's token and times; its refresh token never goes. */
+int pb_proto_put_token(struct pb_buf *buf, const char *profile, const struct pb_token *tok);
+
 /*
- * Parse the whole module -> helper stream (len bytes) into creds. Refuses
- * anything malformed, an unknown record, names that are not pb_valid_name,
- * oversize or NUL-containing values, and a stream without "end".
+ * The next record of an outcome stream of len bytes, from *pos on: 1 and
+ * *rec (free with pb_record_free), 0 at "end\n" when nothing follows it,
+ * -1 with err when the stream is malformed (an unknown record, a name that
+ * is not pb_valid_name, a token pb_token_check refuses, times out of range,
+ * a missing "end").
  */
-int pb_proto_read_secrets(const char *data, size_t len, struct pb_creds *creds,
-			  struct pb_err *err);
+int pb_proto_next_record(const char *data, size_t len, size_t *pos, struct pb_record *rec,
+			 struct pb_err *err);
+void pb_record_free(struct pb_record *rec);
 
 /* Format one result line (with the trailing newline) into out. */
 int pb_proto_put_result(struct pb_buf *out, const char *profile, int code, const char *text);
@@ -66,7 +99,8 @@ int pb_proto_put_fetch_request(struct pb_buf *buf, const char *profile,
 /*
  * Parse a whole worker request into creds (creds->path set when the
  * request had credentials) and *refresh_token (NULL when absent; wipe with
- * pb_wipe_free). Refuses what pb_proto_read_secrets does.
+ * pb_wipe_free). Refuses anything malformed, an unknown record, names that
+ * are not pb_valid_name, oversize or NUL-containing values, and no "end".
  */
 int pb_proto_read_fetch_request(const char *data, size_t len, struct pb_creds *creds,
 				char **refresh_token, struct pb_err *err);
@@ -77,9 +111,26 @@ int pb_proto_put_fetch_reply(struct pb_buf *buf, const struct pb_token *tok,
 /*
  * Parse a whole worker reply. 0 with *tok filled (free with
  * pb_token_free), or -1 with the worker's failure in err; a malformed
- * reply is PB_E_INTERNAL.
+ * reply is PB_E_INTERNAL. Times are range-checked (a token obtained after
+ * the epoch, expiring after it was obtained and within PB_MAX_LIFETIME)
+ * and retry_after is clamped to PB_RETRY_AFTER_MAX. from names the sender
+ * in messages ("bearer-fetch", "the broker").
  */
+int pb_proto_read_reply(const char *data, size_t len, const char *from, struct pb_token *tok,
+			struct pb_err *err);
 int pb_proto_read_fetch_reply(const char *data, size_t len, struct pb_token *tok,
 			      struct pb_err *err);
+
+/* A broker request (3.). */
+struct pb_broker_request {
+	bool ping;
+	long long uid;              /* -1: the caller's own */
+	char profile[65];
+	long min_valid;             /* seconds, 0 .. PB_MAX_LIFETIME */
+};
+int pb_proto_put_broker_request(struct pb_buf *buf, long long uid, const char *profile,
+				long min_valid);
+/* One whole request line of len bytes: 0, or -1 when it is not one. */
+int pb_proto_read_broker_request(const char *data, size_t len, struct pb_broker_request *req);
 
 #endif

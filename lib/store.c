@@ -366,6 +366,7 @@ static int meta_format(const char *profile, const struct pb_meta *m, struct pb_b
 	    json_add_time(o, "obtained_at", m->obtained_at, m->obtained_at != 0) < 0 ||
 	    json_add_time(o, "expires_at", m->expires_at, m->has_expiry) < 0 ||
 	    json_add_str(o, "state", pb_state_name(m->state)) < 0 ||
+	    (m->renewal[0] != '\0' && json_add_str(o, "renewal", m->renewal) < 0) ||
 	    (m->last_error[0] != '\0' &&
 	     (json_add_str(o, "last_error", m->last_error) < 0 ||
 	      json_add_time(o, "next_attempt_at", m->next_attempt_at,
@@ -445,6 +446,7 @@ static int meta_parse(const struct pb_buf *text, struct pb_meta *m)
 	    meta_str(o, "vendor", m->vendor, sizeof(m->vendor)) < 0 ||
 	    meta_str(o, "scheme", m->scheme, sizeof(m->scheme)) < 0 ||
 	    meta_str(o, "last_error", last_error, sizeof(last_error)) < 0 ||
+	    meta_str(o, "renewal", m->renewal, sizeof(m->renewal)) < 0 ||
 	    meta_time(o, "obtained_at", &m->obtained_at, &present) < 0 ||
 	    meta_time(o, "expires_at", &m->expires_at, &m->has_expiry) < 0 ||
 	    meta_time(o, "next_attempt_at", &m->next_attempt_at, &present) < 0)
@@ -718,6 +720,12 @@ done:
 int pb_store_open(const char *runtime_dir, uid_t uid, bool create, struct pb_store *st,
 		  struct pb_err *err)
 {
+	return pb_store_open_at(runtime_dir, "bearer", uid, create, st, err);
+}
+
+int pb_store_open_at(const char *runtime_dir, const char *name, uid_t uid, bool create,
+		     struct pb_store *st, struct pb_err *err)
+{
 	char dir[PATH_MAX];
 	struct stat sb;
 	int rfd = -1, fd = -1, rc = -1, saved_errno = 0;
@@ -738,14 +746,16 @@ int pb_store_open(const char *runtime_dir, uid_t uid, bool create, struct pb_sto
 	n = strlen(runtime_dir);
 	while (n > 1 && runtime_dir[n - 1] == '/')
 		n--;
-	if (n + sizeof("/bearer") > sizeof(dir)) {
+	if (n + strlen(name) + 2 > sizeof(dir) || strchr(name, '/') != NULL) {
 		pb_fail(err, PB_E_STORE, "runtime dir %.64s... is too long", runtime_dir);
 		goto done;
 	}
 	memcpy(dir, runtime_dir, n);
 	dir[n] = '\0';
+	/* (fits: checked above) */
 	memcpy(st->path, dir, n == 1 ? 0 : n);
-	memcpy(st->path + (n == 1 ? 0 : n), "/bearer", sizeof("/bearer"));
+	st->path[n == 1 ? 0 : n] = '/';
+	memcpy(st->path + (n == 1 ? 1 : n + 1), name, strlen(name) + 1);
 
 	/* O_PATH: no read permission needed, and the fd can be fstat()ed even if it is a link */
 	rfd = open(dir, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -770,11 +780,11 @@ int pb_store_open(const char *runtime_dir, uid_t uid, bool create, struct pb_sto
 		pb_fail(err, PB_E_STORE, "runtime dir %s is not owned by uid %u", dir, (unsigned)uid);
 		goto done;
 	}
-	if (create && mkdirat(rfd, "bearer", 0700) < 0 && errno != EEXIST) {
+	if (create && mkdirat(rfd, name, 0700) < 0 && errno != EEXIST) {
 		pb_fail(err, PB_E_STORE, "cannot create %s: %s", st->path, strerror(errno));
 		goto done;
 	}
-	fd = openat(rfd, "bearer", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(rfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &sb) < 0) {
 		saved_errno = errno;
 		if (saved_errno == ENOENT)
@@ -823,13 +833,11 @@ void pb_store_close(struct pb_store *st)
 	st->dirfd = -1;
 }
 
-/* See store.h: a corrupt .json is -1 here too (PB_E_STORE "P.json is corrupt"). */
+/* See store.h: a corrupt .json is -2 (PB_E_STORE "P.json is corrupt"). */
 int pb_store_read_meta(const struct pb_store *st, const char *profile, struct pb_meta *m,
 		       struct pb_err *err)
 {
-	int rc = meta_load(st, profile, m, err);
-
-	return rc < 0 ? -1 : rc;
+	return meta_load(st, profile, m, err);
 }
 
 /* See store.h. The token is returned exactly as stored: nothing is stripped. */
@@ -929,6 +937,11 @@ int pb_store_save(const struct pb_store *st, const struct pb_store_token *t, str
 		goto done;
 	}
 	/* .json last: once it says valid, the token files are in place */
+	if (t->forget_refresh) {
+		snprintf(name, sizeof(name), "%s.state", t->profile);
+		if (remove_file(st, name, err) < 0)
+			goto done;
+	}
 	if (refresh) {
 		snprintf(name, sizeof(name), "%s.state", t->profile);
 		if (pb_buf_adds(&buf, "{\"refresh_token\": ") < 0 ||
@@ -957,6 +970,8 @@ int pb_store_save(const struct pb_store *st, const struct pb_store_token *t, str
 	m.obtained_at = t->obtained_at;
 	m.has_expiry = t->has_expiry;
 	m.expires_at = t->has_expiry ? t->expires_at : 0;
+	if (t->renewal != NULL)
+		snprintf(m.renewal, sizeof(m.renewal), "%s", t->renewal);
 	if (meta_save(st, t->profile, &m, err) < 0)
 		goto done;
 	rc = 0;
@@ -1005,8 +1020,9 @@ bool pb_store_token_fresh(const struct pb_store *st, const char *profile, long m
  */
 int pb_store_save_error(const struct pb_store *st, const char *profile, const char *vendor,
 			const char *scheme, const char *message, time_t next_attempt_at,
-			struct pb_err *err)
+			const char *renewal, struct pb_err *err)
 {
+	time_t now = time(NULL);
 	struct pb_meta m;
 	struct pb_err why;
 	char name[STORE_NAME_MAX];
@@ -1031,8 +1047,24 @@ int pb_store_save_error(const struct pb_store *st, const char *profile, const ch
 		m.state = PB_STATE_ERROR;
 	copy_line(m.last_error, sizeof(m.last_error),
 		  message != NULL && message[0] != '\0' ? message : "failed (no reason given)");
-	m.next_attempt_at = next_attempt_at;
+	/* whatever a caller computed, a date two days ahead at most: always one we can read back */
+	m.next_attempt_at = next_attempt_at < 0 ? 0
+		: next_attempt_at > now + 2 * 86400 ? now + 2 * 86400 : next_attempt_at;
+	if (renewal != NULL)
+		snprintf(m.renewal, sizeof(m.renewal), "%s", renewal);
 	return meta_save(st, profile, &m, err);
+}
+
+/* See store.h. .json goes last: it never says valid of files that are gone. */
+int pb_store_forget(const struct pb_store *st, const char *profile, struct pb_err *err)
+{
+	static const char *const exts[] = { "token", "header", "state", "json" };
+	char name[STORE_NAME_MAX];
+
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
+		if (file_name(profile, exts[i], name, err) < 0 || remove_file(st, name, err) < 0)
+			return -1;
+	return 0;
 }
 
 /* See store.h. .state (the refresh token) is kept: it may still renew. */

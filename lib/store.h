@@ -40,12 +40,15 @@ struct pb_meta {
 	time_t expires_at;
 	char last_error[512];      /* "" when the last attempt succeeded */
 	time_t next_attempt_at;    /* 0: none planned */
+	char renewal[16];          /* credentials = system: "broker" or "next login"; else "" */
 };
 
 /* What pb_store_save() writes. */
 struct pb_store_token {
 	const char *profile, *vendor, *scheme, *token;
 	const char *refresh_token;  /* NULL: leave the state file as it is */
+	bool forget_refresh;        /* remove P.state: a refresh token not ours to keep */
+	const char *renewal;        /* for .json: who renews it (NULL: nobody says) */
 	time_t obtained_at;
 	bool has_expiry;
 	time_t expires_at;
@@ -60,9 +63,20 @@ struct pb_store_token {
  */
 int pb_store_open(const char *runtime_dir, uid_t uid, bool create,
 		  struct pb_store *st, struct pb_err *err);
+/*
+ * The same for any store dir: <parent>/<name>, with the same rules (parent
+ * a real dir owned by uid, name made 0700 when create is set). The broker
+ * keeps one per user in its own state dir this way.
+ */
+int pb_store_open_at(const char *parent, const char *name, uid_t uid, bool create,
+		     struct pb_store *st, struct pb_err *err);
 void pb_store_close(struct pb_store *st);
 
-/* 0 ok, 1 no metadata yet (m->state = NONE), -1 error (unsafe or corrupt file). */
+/*
+ * 0 ok, 1 no metadata yet (m->state = NONE), -1 error (an unsafe file),
+ * -2 a corrupt file (not what we write: the next save replaces it, so a
+ * renewal goes ahead as if there were none).
+ */
 int pb_store_read_meta(const struct pb_store *st, const char *profile,
 		       struct pb_meta *m, struct pb_err *err);
 /*
@@ -88,7 +102,8 @@ int pb_store_read_refresh(const struct pb_store *st, const char *profile,
 			  char **refresh_token, struct pb_err *err);
 
 /*
- * Write a new token: .token, .header, .state (if refresh_token), then .json.
+ * Write a new token: .token, .header, .state (if refresh_token; removed if
+ * forget_refresh), then .json.
  * Returns 1 without touching anything if the token on disk was obtained
  * later than t->obtained_at (an older token never replaces a newer one).
  * The token must pass pb_token_check-like rules (no control characters).
@@ -99,12 +114,21 @@ int pb_store_save(const struct pb_store *st, const struct pb_store_token *t,
 /*
  * Record a failed attempt in .json (state valid while the token on disk is
  * still valid, expired when it was expired, else error; last_error,
- * next_attempt_at). The token files are
- * left alone. vendor/scheme fill a .json that did not exist yet.
+ * next_attempt_at, at most two days ahead). The token files are left
+ * alone. vendor/scheme fill a .json that did not exist yet; renewal, when
+ * not NULL, replaces what .json says of who renews it. A corrupt .json is
+ * rewritten.
  */
 int pb_store_save_error(const struct pb_store *st, const char *profile,
 			const char *vendor, const char *scheme, const char *message,
-			time_t next_attempt_at, struct pb_err *err);
+			time_t next_attempt_at, const char *renewal, struct pb_err *err);
+
+/*
+ * Forget everything of P but its lock: .token, .header, .state (the
+ * refresh token) and .json. For the broker, when the admin store no
+ * longer has a usable file for the user.
+ */
+int pb_store_forget(const struct pb_store *st, const char *profile, struct pb_err *err);
 
 /* The token has run out: remove .token and .header, .json says expired. */
 int pb_store_expire(const struct pb_store *st, const char *profile, struct pb_err *err);

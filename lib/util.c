@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
@@ -223,6 +224,47 @@ long long pb_monotonic_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+int pb_user_groups(const char *user, gid_t gid, gid_t **gids, size_t *ngids,
+		   struct pb_err *err)
+{
+	int n = 32;
+
+	*gids = NULL;
+	*ngids = 0;
+	for (;;) {
+		gid_t *grown = realloc(*gids, (size_t)n * sizeof(**gids));
+		int want = n;
+
+		if (grown == NULL) {
+			free(*gids);
+			*gids = NULL;
+			return pb_fail(err, PB_E_INTERNAL, "out of memory");
+		}
+		*gids = grown;
+		if (getgrouplist(user, gid, grown, &want) >= 0) {
+			*ngids = (size_t)want;
+			return 0;
+		}
+		n = want > n ? want : n * 2;   /* glibc says how many; others may not */
+	}
+}
+
+long pb_clamp_retry_after(long long seconds)
+{
+	if (seconds < 0)
+		return -1;
+	return seconds > PB_RETRY_AFTER_MAX ? PB_RETRY_AFTER_MAX : (long)seconds;
+}
+
+long long pb_add_sat(long long a, long long b)
+{
+	long long sum;
+
+	if (__builtin_add_overflow(a, b, &sum))
+		return b > 0 ? LLONG_MAX : LLONG_MIN;
+	return sum;
 }
 
 void pb_time_format(time_t t, char out[32])

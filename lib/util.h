@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 /*
@@ -86,6 +87,19 @@ time_t pb_now(void);
 /* Milliseconds on the monotonic clock, for deadlines and timeouts. */
 long long pb_monotonic_ms(void);
 
+/*
+ * The most a vendor may make us wait (Retry-After, X-RateLimit-Retry-After):
+ * a day. Anything longer is taken as a day, so that no number a vendor
+ * sends can push a retry past what a date can hold or a timer can count.
+ */
+#define PB_RETRY_AFTER_MAX 86400L
+
+/* Seconds a vendor asked us to wait, clamped to [0, PB_RETRY_AFTER_MAX]; -1 stays -1 (none). */
+long pb_clamp_retry_after(long long seconds);
+
+/* a + b, saturating at LLONG_MIN / LLONG_MAX instead of overflowing. */
+long long pb_add_sat(long long a, long long b);
+
 /* "2026-11-23T11:13:44Z" into out (>= 21 bytes). */
 void pb_time_format(time_t t, char out[32]);
 /*
@@ -101,6 +115,14 @@ int pb_parse_long(const char *s, long *out);
 
 /* true if s holds a control character (< 0x20 or 0x7f) */
 bool pb_has_ctrl(const char *s);
+
+/*
+ * Every group of user (primary group gid included), as getgrouplist()
+ * gives them, in a malloc()ed array however many there are. 0, or -1 with
+ * err (out of memory).
+ */
+int pb_user_groups(const char *user, gid_t gid, gid_t **gids, size_t *ngids,
+		   struct pb_err *err);
 
 /* Profile / vendor / field names: [A-Za-z0-9_.-], 1..64 chars, no leading '.' */
 bool pb_valid_name(const char *s);

@@ -1,12 +1,16 @@
 /*
  * session.c - what pam_bearer does at session open and close.
  *
- * The module itself never does HTTP and never writes a user's file: it
- * decides which profiles apply, checks the runtime dir, takes the fast
- * path when every token on disk is still good, and otherwise runs
- * `bearer-token pam-session` as the user (spawn.c) with the system-held
- * secrets on its stdin, then logs and judges the one result line per
- * profile that comes back.
+ * The module itself never does HTTP, never writes a user's file and never
+ * holds a secret: it decides which profiles apply, checks the runtime dir,
+ * takes the fast path when every token on disk is still good, and
+ * otherwise runs two programs side by side (spawn.c) under the login's
+ * deadline: `bearer-token pam-session` as the user, which renews the
+ * user's own profiles, and, when a credentials = system profile applies,
+ * `bearer-token pam-system` as the service account, which alone reads the
+ * admin store and hands back bearer tokens. Those tokens (never a secret)
+ * go on to the user's helper to be stored. Then it logs and judges the
+ * one result per profile.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +29,6 @@
 #include <security/pam_modutil.h>
 
 #include "config.h"
-#include "creds.h"
 #include "ctl.h"
 #include "proto.h"
 #include "session.h"
@@ -33,7 +36,6 @@
 #include "store.h"
 
 #define GRACE_MS 100            /* past the deadline, before we kill the helper */
-#define MAX_GROUPS 256
 #define NOTIFY_MS 500           /* a refresher that does not answer by then is skipped */
 #define SESSION_DATA "pam_bearer_session"
 
@@ -45,15 +47,16 @@ struct session {
 	const struct passwd *pw;
 	struct pb_config cfg;
 	bool cfg_loaded;
-	gid_t groups[MAX_GROUPS];             /* the user's groups, looked up once */
+	gid_t *groups;                        /* the user's groups, looked up once */
 	size_t ngroups;
 	const struct pb_profile **profiles;   /* those that apply, in config order */
-	bool *seen;                           /* seen[i]: the helper reported on profiles[i] */
-	size_t nprofiles;
+	bool *seen;                           /* seen[i]: a result came for profiles[i] */
+	size_t nprofiles, nsystem;            /* nsystem: how many are credentials = system */
 	char runtime_dir[PATH_MAX];
 	char token_dir[PATH_MAX];
 	char session[64];                     /* "PID:COOKIE", how the refresher knows this session */
 	long long started_ms;                 /* CLOCK_MONOTONIC at open: the timeout counts from here */
+	struct run *run;                      /* the slow path's children, while they run */
 };
 
 #define debug(s, ...) do { if ((s)->o->debug) pam_syslog((s)->pamh, LOG_DEBUG, __VA_ARGS__); } while (0)
@@ -100,14 +103,12 @@ static int load_config(struct session *s)
 /* Keep the profiles that profiles= names and whose users/groups include the user. */
 static int select_profiles(struct session *s)
 {
-	int ngids = MAX_GROUPS;
+	struct pb_err err;
 
 	/* also the groups the helper runs with (spawn.c): one NSS lookup per login */
-	if (getgrouplist(s->pw->pw_name, s->pw->pw_gid, s->groups, &ngids) < 0) {
-		s->groups[0] = s->pw->pw_gid;   /* more than MAX_GROUPS: the primary group only */
-		ngids = 1;
-	}
-	s->ngroups = (size_t)ngids;
+	pb_err_clear(&err);
+	if (pb_user_groups(s->pw->pw_name, s->pw->pw_gid, &s->groups, &s->ngroups, &err) < 0)
+		return PAM_BUF_ERR;
 	s->profiles = calloc(s->cfg.nprofiles + 1, sizeof(const struct pb_profile *));
 	s->seen = calloc(s->cfg.nprofiles + 1, sizeof(*s->seen));
 	if (s->profiles == NULL || s->seen == NULL)
@@ -116,8 +117,10 @@ static int select_profiles(struct session *s)
 		const struct pb_profile *p = &s->cfg.profiles[i];
 
 		if (pb_options_want_profile(s->o, p->name) &&
-		    pb_profile_applies(p, s->user, s->groups, s->ngroups))
+		    pb_profile_applies(p, s->user, s->groups, s->ngroups)) {
 			s->profiles[s->nprofiles++] = p;
+			s->nsystem += p->credentials == PB_CRED_SYSTEM;
+		}
 	}
 	if (s->nprofiles == 0) {
 		debug(s, "no profile applies to user %s", s->user);
@@ -163,18 +166,31 @@ static int find_runtime_dir(struct session *s)
  * With the user's fs identity, through the checked token dir; the socket
  * itself is checked and connected by inode (pb_ctl_connect).
  */
-static int notify_refresher(const struct pb_store *st, const char *what, const char *session)
+static int notify_refresher(const struct pb_store *st, const char *what, const char *session,
+			    long timeout_ms)
 {
 	struct pb_buf req = { 0 }, reply = { 0 };
 	int rc = -1;
 
 	if (pb_buf_addf(&req, "%s %s\n", what, session) == 0 &&
-	    pb_ctl_call(st->dirfd, st->uid, req.data, req.len, NOTIFY_MS, &reply) == 0 &&
+	    pb_ctl_call(st->dirfd, st->uid, req.data, req.len, timeout_ms, &reply) == 0 &&
 	    reply.data != NULL && strncmp(reply.data, "ok", 2) == 0)
 		rc = 0;
 	pb_buf_wipe(&req);
 	pb_buf_wipe(&reply);
 	return rc;
+}
+
+/*
+ * How long the fast path may wait for the refresher: NOTIFY_MS, and never
+ * past the login's timeout (the slow path gets what is left).
+ */
+static long notify_ms(const struct session *s)
+{
+	double timeout = s->o->timeout > 0 ? s->o->timeout : s->cfg.timeout;
+	long long left = s->started_ms + (long long)(timeout * 1000.0) - pb_monotonic_ms();
+
+	return left < 1 ? 1 : left > NOTIFY_MS ? NOTIFY_MS : (long)left;
 }
 
 /*
@@ -197,7 +213,8 @@ static bool all_fresh(struct session *s)
 		fresh = false;
 	for (size_t i = 0; fresh && i < s->nprofiles; i++)
 		fresh = pb_store_token_fresh(&st, s->profiles[i]->name, 0);
-	if (fresh && !s->o->nodaemon && notify_refresher(&st, "session-open", s->session) < 0)
+	if (fresh && !s->o->nodaemon &&
+	    notify_refresher(&st, "session-open", s->session, notify_ms(s)) < 0)
 		fresh = false;
 	pb_store_close(&st);
 	if (pam_modutil_regain_priv(s->pamh, &privs) != 0) {
@@ -207,67 +224,23 @@ static bool all_fresh(struct session *s)
 	return fresh;
 }
 
-/*
- * The secrets of credentials = system profiles, read as root from the
- * admin store and encoded for the helper's stdin. Only the fields the
- * vendor needs are sent.
- */
-static int collect_secrets(struct session *s, struct pb_buf *input)
+/* Mark profile seen; false when it is not one of ours. */
+static bool mark_seen(struct session *s, const char *profile)
 {
-	struct pb_creds creds = { 0 };
-	struct pb_err err;
-	char path[PATH_MAX];
-	bool loaded = false;
-	int rc = PAM_SESSION_ERR;
-
-	pb_err_clear(&err);
-	for (size_t i = 0; i < s->nprofiles; i++) {
-		const struct pb_profile *p = s->profiles[i];
-
-		if (p->credentials != PB_CRED_SYSTEM)
-			continue;
-		if (!loaded) {
-			if (pb_creds_system_path(s->cfg.system_credentials_dir, s->user, path,
-						 sizeof(path), &err) < 0 ||
-			    pb_creds_load(path, 0, &creds, &err) < 0)
-				goto done;
-			loaded = true;
-		}
-		if (pb_creds_check(&creds, p, &err) < 0)
-			goto done;
-		for (size_t f = 0; f < p->nfields; f++)
-			if (pb_proto_put_secret(input, p->name, p->fields[f],
-						pb_creds_get(&creds, p->name, p->fields[f])) < 0)
-				goto oom;
-	}
-	if (pb_proto_put_end(input) < 0)
-		goto oom;
-	rc = PAM_SUCCESS;
-	goto done;
-oom:
-	pb_fail(&err, PB_E_INTERNAL, "out of memory");
-	rc = PAM_BUF_ERR;
-done:
-	if (rc != PAM_SUCCESS)
-		pam_syslog(s->pamh, LOG_ERR, "%s", err.msg);
-	if (loaded)
-		pb_creds_free(&creds);
-	return rc;
-}
-
-/* Log one result line; returns its code (PB_E_INTERNAL for a line we cannot read). */
-static int judge_result(struct session *s, char *line)
-{
-	const char *profile, *text;
-	int code;
-
-	if (pb_proto_parse_result(line, &profile, &code, &text) < 0) {
-		pam_syslog(s->pamh, LOG_ERR, "bearer-token sent a malformed line");
-		return PB_E_INTERNAL;
-	}
 	for (size_t i = 0; i < s->nprofiles; i++)
 		if (strcmp(s->profiles[i]->name, profile) == 0)
-			s->seen[i] = true;
+			return s->seen[i] = true;
+	return false;
+}
+
+/* Log one result; returns its code. */
+static int judge_one(struct session *s, const char *profile, int code, const char *text)
+{
+	if (!mark_seen(s, profile)) {
+		pam_syslog(s->pamh, LOG_ERR, "a result for %s, which is not a profile of this login",
+			   profile);
+		return PB_E_INTERNAL;
+	}
 	if (code == PB_OK) {
 		if (!s->o->quiet)
 			pam_syslog(s->pamh, LOG_INFO, "%s: token %s", profile, text);
@@ -277,78 +250,240 @@ static int judge_result(struct session *s, char *line)
 	return code;
 }
 
-/*
- * Turn the helper's output and exit into the PAM answer: PAM_SUCCESS when
- * every profile has a valid token, PAM_SESSION_ERR for internal errors,
- * else vendor trouble (PAM_IGNORE, or PAM_SESSION_ERR with onerror=fail).
- */
-static int judge(struct session *s, struct pb_spawn_result *r, double timeout)
+/* The two programs a slow-path login runs, and what came of them. */
+struct run {
+	struct pb_child user;       /* bearer-token pam-session, as the user */
+	struct pb_child system;     /* bearer-token pam-system, as the service account */
+	bool system_started;
+	const struct passwd *svc;   /* the service account */
+	gid_t svc_gid;
+	bool failed, internal;      /* some profile failed; an internal error happened */
+};
+
+/* Fold one code into the verdict. */
+static void count(struct run *r, int code)
 {
-	bool failed = false, internal = false;
+	r->internal |= code == PB_E_INTERNAL;
+	r->failed |= code != PB_OK;
+}
+
+/*
+ * How a child ended, when it ended badly: killed at the deadline, or
+ * unable to drop privileges or exec (126, 127). True for the latter.
+ */
+static bool child_broken(struct session *s, const struct pb_child *c, const char *who,
+			 double timeout)
+{
+	if (c->timed_out) {
+		pam_syslog(s->pamh, LOG_WARNING, "%s did not finish within %.1f s; stopped it", who,
+			   timeout);
+		return false;
+	}
+	if (WIFEXITED(c->status) && WEXITSTATUS(c->status) >= 126) {
+		pam_syslog(s->pamh, LOG_ERR, "cannot run %s as %s (exit %d)", PB_HELPER_PATH, who,
+			   WEXITSTATUS(c->status));
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The service account's state dir (/run/pam_bearer/broker): made here, as
+ * root, when it is not there yet (systemd makes it for the broker; a host
+ * where the broker never ran still logs in). Its parent is root's and
+ * 0755, the dir the service account's and 0700; both are refused if they
+ * are anything else, a symlink included.
+ */
+static int prepare_state_dir(struct session *s)
+{
+	char dir[PATH_MAX], parent[PATH_MAX];
+	struct stat st;
+	struct pb_err err;
+
+	pb_err_clear(&err);
+	if (pb_config_state_dir(&s->cfg, dir, sizeof(dir), &err) < 0) {
+		pam_syslog(s->pamh, LOG_ERR, "%s", err.msg);
+		return -1;
+	}
+	snprintf(parent, sizeof(parent), "%s", dir);
+	*strrchr(parent, '/') = '\0';
+	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+		goto fail;
+	if (lstat(parent, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022)) {
+		pam_syslog(s->pamh, LOG_ERR, "%s must be a directory of root's, not writable by "
+			   "others", parent);
+		return -1;
+	}
+	if (mkdir(dir, 0700) == 0 && chown(dir, s->run->svc->pw_uid, s->run->svc_gid) < 0)
+		goto fail;
+	if (lstat(dir, &st) < 0)
+		goto fail;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != s->run->svc->pw_uid || (st.st_mode & 077)) {
+		pam_syslog(s->pamh, LOG_ERR, "%s must be a directory of " PB_SERVICE_USER "'s, "
+			   "mode 0700", dir);
+		return -1;
+	}
+	return 0;
+fail:
+	pam_syslog(s->pamh, LOG_ERR, "cannot make %s: %m", dir);
+	return -1;
+}
+
+/*
+ * Start bearer-token pam-system as the service account for the system
+ * profiles: a clean environment, the login's deadline, nothing on its
+ * stdin (it reads the admin store itself). False when it cannot start
+ * (logged: an admin's error, never PAM_IGNORE).
+ */
+static bool start_system(struct session *s, const char *deadline, const char **argv)
+{
+	static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
+	struct run *r = s->run;
+	char uid[16];
+	size_t n = 0;
+
+	r->svc = pam_modutil_getpwnam(s->pamh, PB_SERVICE_USER);
+	if (r->svc == NULL) {
+		pam_syslog(s->pamh, LOG_ERR, "the service account " PB_SERVICE_USER " does not "
+			   "exist: credentials = system profiles need it (see pam_bearer(8))");
+		return false;
+	}
+	r->svc_gid = r->svc->pw_gid;
+	if (prepare_state_dir(s) < 0)
+		return false;
+	snprintf(uid, sizeof(uid), "%u", (unsigned)s->pw->pw_uid);
+	argv[n++] = PB_HELPER_PATH;
+	argv[n++] = "--config";
+	argv[n++] = s->o->config;
+	argv[n++] = "pam-system";
+	argv[n++] = "--user";
+	argv[n++] = s->user;
+	argv[n++] = "--uid";
+	argv[n++] = uid;
+	argv[n++] = "--deadline";
+	argv[n++] = deadline;
+	argv[n++] = "--";
+	for (size_t i = 0; i < s->nprofiles; i++)
+		if (s->profiles[i]->credentials == PB_CRED_SYSTEM)
+			argv[n++] = s->profiles[i]->name;
+	argv[n] = NULL;
+	r->system.pw = r->svc;
+	r->system.groups = &r->svc_gid;
+	r->system.ngroups = 1;
+	r->system.argv = argv;
+	r->system.envp = env;
+	if (pb_child_start(s->pamh, &r->system) < 0)
+		return false;
+	r->system_started = true;
+	return true;
+}
+
+/*
+ * What pam-system said: its failures are logged and judged here, its
+ * tokens queued (re-encoded after checking) for the user's helper, whose
+ * stdin is then closed.
+ */
+static void pass_tokens(struct session *s)
+{
+	struct run *r = s->run;
+	struct pb_buf tokens = { 0 };
+	struct pb_record rec;
+	struct pb_err err;
+	size_t pos = 0;
+	int more;
+
+	pb_err_clear(&err);
+	while ((more = pb_proto_next_record(r->system.output.data != NULL ? r->system.output.data
+					    : "", r->system.output.len, &pos, &rec, &err)) > 0) {
+		if (rec.kind == PB_REC_RESULT)
+			count(r, judge_one(s, rec.profile, rec.code, rec.text));
+		else if (pb_proto_put_token(&tokens, rec.profile, &rec.tok) < 0)
+			count(r, PB_E_INTERNAL);
+		pb_record_free(&rec);
+	}
+	if (more < 0 && r->system.output.len > 0 && !r->system.timed_out) {
+		pam_syslog(s->pamh, LOG_ERR, "bearer-token pam-system: %s", err.msg);
+		count(r, PB_E_INTERNAL);
+	}
+	pb_proto_put_end(&tokens);
+	pb_child_write(&r->user, tokens.data, tokens.len, true);
+	pb_buf_wipe(&tokens);
+}
+
+/* The user's helper's result lines, judged. */
+static void judge_user_output(struct session *s)
+{
+	struct run *r = s->run;
 	char *save = NULL;
+	const char *profile, *text;
+	int code;
 
-	/*
-	 * Killed at the deadline: what it reported before stands (it may have
-	 * been only telling the refresher); profiles without a result failed.
-	 */
-	if (r->timed_out) {
-		pam_syslog(s->pamh, LOG_WARNING, "bearer-token did not finish within %.1f s; "
-			   "stopped it", timeout);
-	} else if (WIFEXITED(r->status) && WEXITSTATUS(r->status) >= 126) {
-		pam_syslog(s->pamh, LOG_ERR, "cannot run %s as %s (exit %d)", PB_HELPER_PATH,
-			   s->user, WEXITSTATUS(r->status));
-		return PAM_SESSION_ERR;
-	}
-	for (char *line = r->output.data != NULL ? strtok_r(r->output.data, "\n", &save) : NULL;
+	for (char *line = r->user.output.data != NULL ? strtok_r(r->user.output.data, "\n", &save)
+							: NULL;
 	     line != NULL; line = strtok_r(NULL, "\n", &save)) {
-		int code = judge_result(s, line);
-
-		internal |= code == PB_E_INTERNAL;
-		failed |= code != PB_OK;
+		if (pb_proto_parse_result(line, &profile, &code, &text) < 0) {
+			pam_syslog(s->pamh, LOG_ERR, "bearer-token sent a malformed line");
+			count(r, PB_E_INTERNAL);
+			continue;
+		}
+		count(r, judge_one(s, profile, code, text));
 	}
+}
+
+/*
+ * The PAM answer: PAM_SUCCESS when every profile has a valid token,
+ * PAM_SESSION_ERR for internal errors, else vendor trouble (PAM_IGNORE, or
+ * PAM_SESSION_ERR with onerror=fail). Profiles nobody reported on failed.
+ */
+static int verdict(struct session *s)
+{
+	struct run *r = s->run;
+
 	for (size_t i = 0; i < s->nprofiles; i++) {
 		if (s->seen[i])
 			continue;
-		if (r->timed_out)
-			pam_syslog(s->pamh, LOG_ERR, "%s: no token: timed out after %.1f s",
-				   s->profiles[i]->name, timeout);
-		else
-			pam_syslog(s->pamh, LOG_ERR, "%s: no token: bearer-token gave no result",
-				   s->profiles[i]->name);
-		failed = true;
+		pam_syslog(s->pamh, LOG_ERR, "%s: no token: %s", s->profiles[i]->name,
+			   r->user.timed_out || r->system.timed_out ? "timed out" : "no result");
+		r->failed = true;
 	}
-	if (internal)
+	if (r->internal)
 		return PAM_SESSION_ERR;
-	if (failed)
+	if (r->failed)
 		return s->o->onerror_fail ? PAM_SESSION_ERR : PAM_IGNORE;
 	return PAM_SUCCESS;
 }
 
-/* Build argv and the clean environment, run the helper, judge its answer. */
-static int run_helper(struct session *s)
+/*
+ * The slow path: the user's helper and, for system profiles, pam-system,
+ * side by side under one deadline; pam-system's tokens go to the helper
+ * as soon as it is done. Then judge what came back.
+ */
+static int run_helpers(struct session *s)
 {
 	double timeout = s->o->timeout > 0 ? s->o->timeout : s->cfg.timeout;
-	/* one absolute deadline (CLOCK_MONOTONIC is the same in the helper and
-	 * its worker), so that no process's start-up is added to the timeout */
+	/* one absolute deadline (CLOCK_MONOTONIC is the same in every child),
+	 * so that no process's start-up is added to the timeout */
 	long long deadline_ms = s->started_ms + (long long)(timeout * 1000.0);
-	long long left_ms;
+	long long hard = deadline_ms + GRACE_MS;
 	char deadline[32], env_home[PATH_MAX + 8], env_user[300], env_logname[300];
 	char env_runtime[PATH_MAX + 20];
 	/* the helper's whole environment: nothing of the caller's gets through */
 	const char *env[] = { env_home, env_user, env_logname,
 			      "PATH=/usr/local/bin:/usr/bin:/bin", env_runtime, NULL };
-	const char **argv = calloc(s->nprofiles + 11, sizeof(*argv));
-	struct pb_buf input = { 0 };
-	struct pb_spawn spawn = { 0 };
-	struct pb_spawn_result r = { 0 };
+	const char **argv = calloc(s->nprofiles + 12, sizeof(*argv));
+	const char **sys_argv = calloc(s->nprofiles + 12, sizeof(*sys_argv));
+	struct run r = { .user = PB_CHILD_INIT, .system = PB_CHILD_INIT };
+	struct pb_child *both[2] = { &r.system, &r.user }, *user_only[1] = { &r.user };
+	struct sigaction saved;
 	size_t n = 0;
-	int rc;
+	int rc = PAM_SESSION_ERR;
 
-	if (argv == NULL)
-		return PAM_BUF_ERR;
-	rc = collect_secrets(s, &input);
-	if (rc != PAM_SUCCESS)
+	s->run = &r;
+	if (argv == NULL || sys_argv == NULL) {
+		rc = PAM_BUF_ERR;
 		goto done;
+	}
 	snprintf(deadline, sizeof(deadline), "%lld", deadline_ms);
 	snprintf(env_home, sizeof(env_home), "HOME=%s", s->pw->pw_dir);
 	snprintf(env_user, sizeof(env_user), "USER=%s", s->user);
@@ -366,26 +501,41 @@ static int run_helper(struct session *s)
 		argv[n++] = "--nodaemon";
 	argv[n++] = "--";
 	for (size_t i = 0; i < s->nprofiles; i++)
-		argv[n++] = s->profiles[i]->name;
-	spawn.pw = s->pw;
-	spawn.groups = s->groups;
-	spawn.ngroups = s->ngroups;
-	spawn.argv = argv;
-	spawn.envp = env;
-	spawn.input = input.data;
-	spawn.input_len = input.len;
-	left_ms = deadline_ms - pb_monotonic_ms();
-	spawn.timeout_ms = (long)(left_ms > 0 ? left_ms : 0) + GRACE_MS;
-	debug(s, "running %s for %zu profile(s) of %s", PB_HELPER_PATH, s->nprofiles, s->user);
-	if (pb_spawn_run(s->pamh, &spawn, &r) < 0) {
-		rc = PAM_SESSION_ERR;
-		goto done;
-	}
-	rc = judge(s, &r, timeout);
+		if (s->profiles[i]->credentials == PB_CRED_USER)
+			argv[n++] = s->profiles[i]->name;
+	r.user.pw = s->pw;
+	r.user.groups = s->groups;
+	r.user.ngroups = s->ngroups;
+	r.user.argv = argv;
+	r.user.envp = env;
+	debug(s, "running %s for %zu profile(s) of %s (%zu held by the system)", PB_HELPER_PATH,
+	      s->nprofiles, s->user, s->nsystem);
+	pb_spawn_begin(&saved);
+	if (pb_child_start(s->pamh, &r.user) < 0)
+		goto restore;
+	if (s->nsystem > 0 && !start_system(s, deadline, sys_argv))
+		count(&r, PB_E_INTERNAL);
+	if (r.system_started)
+		pb_children_run(both, 2, 1, hard);
+	pass_tokens(s);
+	pb_children_run(user_only, 1, 1, hard);
+	pb_child_finish(&r.system);
+	pb_child_finish(&r.user);
+	if (child_broken(s, &r.user, s->user, timeout) ||
+	    (r.system_started && child_broken(s, &r.system, PB_SERVICE_USER, timeout)))
+		count(&r, PB_E_INTERNAL);
+	judge_user_output(s);
+	rc = verdict(s);
+restore:
+	pb_spawn_end(&saved);
 done:
-	pb_buf_wipe(&input);
-	pb_buf_wipe(&r.output);
+	pb_child_finish(&r.system);
+	pb_child_finish(&r.user);
+	pb_buf_wipe(&r.user.output);
+	pb_buf_wipe(&r.system.output);
+	s->run = NULL;
 	free(argv);
+	free(sys_argv);
 	return rc;
 }
 
@@ -441,10 +591,11 @@ int pb_session_open(pam_handle_t *pamh, const struct pb_options *o)
 		rc = PAM_SUCCESS;
 		goto done;
 	}
-	rc = run_helper(&s);
+	rc = run_helpers(&s);
 done:
 	free(s.profiles);
 	free(s.seen);
+	free(s.groups);
 	if (s.cfg_loaded)
 		pb_config_free(&s.cfg);
 	return rc;
@@ -469,7 +620,7 @@ int pb_session_close(pam_handle_t *pamh, const struct pb_options *o)
 	if (pam_modutil_drop_priv(pamh, &privs, s.pw) != 0)
 		goto done;
 	if (pb_store_open(s.runtime_dir, s.pw->pw_uid, false, &st, NULL) == 0 &&
-	    notify_refresher(&st, "session-close", session) < 0 && o->debug)
+	    notify_refresher(&st, "session-close", session, NOTIFY_MS) < 0 && o->debug)
 		pam_syslog(pamh, LOG_DEBUG, "no refresher answered at session close");
 	pb_store_close(&st);
 	if (pam_modutil_regain_priv(pamh, &privs) != 0)

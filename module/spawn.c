@@ -1,16 +1,18 @@
 /*
- * spawn.c - fork, drop to the user, exec bearer-token, feed it the secrets,
- * collect its answer, and never wait past the deadline.
+ * spawn.c - fork, drop to the user or the service account, exec, feed the
+ * child its input, collect its answer, and never wait past the deadline.
  *
  * The host may be multithreaded (gdm), may ignore SIGPIPE (sshd) or reap
  * children behind our back (a SIGCHLD handler): so everything that
  * allocates happens before fork(), the child calls only
  * async-signal-safe functions, and SIGCHLD is set to SIG_DFL around the
- * run and put back after.
+ * run and put back after. Every pipe is non-blocking on our side: a child
+ * that stops reading or writing costs us nothing past the deadline.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -26,14 +28,15 @@
 #include "spawn.h"
 
 #define MAX_OUTPUT (64 * 1024)
+#define MAX_CHILDREN 4
 
 /* The child: never returns. Exit 126: could not drop privileges; 127: could not exec. */
-static void child(const struct pb_spawn *s, int in_fd, int out_fd)
+static void child(const struct pb_child *c, int in_fd, int out_fd)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	/* execve() takes char *const[] for historical reasons; it writes through neither */
-	union { const char *const *in; char *const *out; } argv = { .in = s->argv },
-		envp = { .in = s->envp };
+	union { const char *const *in; char *const *out; } argv = { .in = c->argv },
+		envp = { .in = c->envp };
 	sigset_t none;
 	int devnull;
 
@@ -48,121 +51,178 @@ static void child(const struct pb_spawn *s, int in_fd, int out_fd)
 	close_range(3, ~0U, 0);
 	if (setsid() < 0 || chdir("/") < 0)
 		_exit(126);
-	if (setgroups(s->ngroups, s->groups) < 0 || setgid(s->pw->pw_gid) < 0 ||
-	    setuid(s->pw->pw_uid) < 0)
+	if (setgroups(c->ngroups, c->groups) < 0 || setgid(c->pw->pw_gid) < 0 ||
+	    setuid(c->pw->pw_uid) < 0)
 		_exit(126);
-	if (s->pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+	if (c->pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
 		_exit(126);   /* root must be gone for good */
 	umask(077);
-	execve(s->argv[0], argv.out, envp.out);
+	execve(c->argv[0], argv.out, envp.out);
 	_exit(127);
 }
 
-/* Read what is there into out (capped); false at EOF or error. */
-static bool drain(int fd, struct pb_buf *out)
+void pb_spawn_begin(struct sigaction *saved)
 {
-	char buf[4096];
-	ssize_t n = read(fd, buf, sizeof(buf));
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
 
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return true;
-	if (n <= 0)
-		return false;
-	if (out->len + (size_t)n <= MAX_OUTPUT)
-		pb_buf_add(out, buf, (size_t)n);
-	return true;
+	/* our children must not be reaped by the host's SIGCHLD handler */
+	sigaction(SIGCHLD, &dfl, saved);
 }
 
-/*
- * The parent's loop: write the input, read the output, notice the exit,
- * all against one deadline. Returns true when the deadline passed.
- */
-static bool supervise(const struct pb_spawn *s, int pidfd, int *in_fd, int out_fd,
-		      struct pb_buf *out)
+void pb_spawn_end(const struct sigaction *saved)
 {
-	long long deadline = pb_monotonic_ms() + s->timeout_ms;
-	size_t written = 0;
-	bool exited = pidfd < 0;    /* without a pidfd, EOF on its stdout has to do */
-
-	while (out_fd >= 0 || !exited) {
-		struct pollfd fds[3] = {
-			{ .fd = out_fd, .events = POLLIN },
-			{ .fd = *in_fd, .events = POLLOUT },
-			{ .fd = exited ? -1 : pidfd, .events = POLLIN },
-		};
-		long long left = deadline - pb_monotonic_ms();
-
-		if (left <= 0)
-			return true;
-		if (poll(fds, 3, (int)left) < 0 && errno != EINTR)
-			return true;
-		if (fds[1].revents & (POLLOUT | POLLERR | POLLHUP)) {
-			ssize_t n = write(*in_fd, s->input + written, s->input_len - written);
-
-			if (n > 0)
-				written += (size_t)n;
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				written = s->input_len;     /* the helper went away: stop feeding */
-		}
-		if (*in_fd >= 0 && written == s->input_len) {
-			close(*in_fd);     /* EOF tells the helper the secrets are complete */
-			*in_fd = -1;
-		}
-		if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) && !drain(out_fd, out))
-			out_fd = -1;
-		if (fds[2].revents & POLLIN)
-			exited = true;
-	}
-	return false;
+	sigaction(SIGCHLD, saved, NULL);
 }
 
-int pb_spawn_run(pam_handle_t *pamh, const struct pb_spawn *s, struct pb_spawn_result *r)
+int pb_child_start(pam_handle_t *pamh, struct pb_child *c)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL }, old_chld;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
 	sigset_t all, old_mask;
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, pidfd = -1, rc = -1;
-	pid_t pid;
 
-	memset(r, 0, sizeof(*r));
+	c->pid = -1;
+	c->pidfd = c->in_fd = c->out_fd = -1;
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
 		pam_syslog(pamh, LOG_ERR, "pipe: %m");
-		goto done;
+		goto fail;
 	}
-	/* our child must not be reaped by the host's SIGCHLD handler */
-	sigaction(SIGCHLD, &dfl, &old_chld);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old_mask);   /* no host handler runs in the child */
-	pid = fork();
-	if (pid == 0)
-		child(s, in[0], out[1]);
+	c->pid = fork();
+	if (c->pid == 0)
+		child(c, in[0], out[1]);
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	close(in[0]);
 	close(out[1]);
-	in[0] = out[1] = -1;
-	if (pid < 0) {
+	if (c->pid < 0) {
 		pam_syslog(pamh, LOG_ERR, "fork: %m");
-		goto restore;
+		close(in[1]);
+		close(out[0]);
+		return -1;
 	}
-	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	pidfd = pidfd_open(pid, 0);
-	r->timed_out = supervise(s, pidfd, &in[1], out[0], &r->output);
-	if (r->timed_out) {
-		kill(-pid, SIGKILL);     /* the helper and anything it started in its session */
-		kill(pid, SIGKILL);      /* in case it had not reached setsid() yet */
-	}
-	while (waitpid(pid, &r->status, 0) < 0 && errno == EINTR)
-		;
-	rc = 0;
-restore:
-	sigaction(SIGCHLD, &old_chld, NULL);
-done:
+	c->in_fd = in[1];
+	c->out_fd = out[0];
+	fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
+	fcntl(c->out_fd, F_SETFL, O_NONBLOCK);
+	c->pidfd = pidfd_open(c->pid, 0);
+	return 0;
+fail:
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
 			close(in[i]);
 		if (out[i] >= 0)
 			close(out[i]);
 	}
-	if (pidfd >= 0)
-		close(pidfd);
-	return rc;
+	return -1;
+}
+
+int pb_child_write(struct pb_child *c, const char *data, size_t len, bool last)
+{
+	c->input_last = last;
+	return len > 0 ? pb_buf_add(&c->input, data, len) : 0;
+}
+
+/* Write what is queued; close stdin once it is all out and the last of it. */
+static void feed(struct pb_child *c)
+{
+	while (c->in_fd >= 0 && c->written < c->input.len) {
+		ssize_t n = write(c->in_fd, c->input.data + c->written, c->input.len - c->written);
+
+		if (n > 0) {
+			c->written += (size_t)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else {
+			if (n < 0 && errno != EAGAIN)
+				c->written = c->input.len;     /* it went away: stop feeding */
+			break;
+		}
+	}
+	if (c->in_fd >= 0 && c->input_last && c->written == c->input.len) {
+		close(c->in_fd);     /* EOF: the input is complete */
+		c->in_fd = -1;
+	}
+}
+
+/* Read what is there into the output (capped); false at EOF or error. */
+static bool drain(struct pb_child *c)
+{
+	char buf[4096];
+	ssize_t n = read(c->out_fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false;
+	if (c->output.len + (size_t)n <= MAX_OUTPUT)
+		pb_buf_add(&c->output, buf, (size_t)n);
+	return true;
+}
+
+/* Has c ended: exited (pidfd readable, or no pidfd) and its stdout closed? */
+static bool ended(const struct pb_child *c)
+{
+	return c->pid < 0 || (c->out_fd < 0 && c->exited);
+}
+
+bool pb_children_run(struct pb_child *const *cs, size_t n, size_t until, long long deadline)
+{
+	struct pollfd fds[3 * MAX_CHILDREN];
+
+	if (n > MAX_CHILDREN)
+		return true;
+	for (;;) {
+		long long left = deadline - pb_monotonic_ms();
+		bool done = true;
+
+		for (size_t i = 0; i < until; i++)
+			done &= ended(cs[i]);
+		if (done)
+			return false;
+		if (left <= 0)
+			return true;
+		for (size_t i = 0; i < n; i++) {
+			struct pb_child *c = cs[i];
+			bool want_in = c->in_fd >= 0 && (c->written < c->input.len || c->input_last);
+
+			fds[3 * i] = (struct pollfd){ .fd = c->out_fd, .events = POLLIN };
+			fds[3 * i + 1] = (struct pollfd){ .fd = want_in ? c->in_fd : -1, .events = POLLOUT };
+			fds[3 * i + 2] = (struct pollfd){ .fd = c->exited ? -1 : c->pidfd, .events = POLLIN };
+		}
+		if (poll(fds, 3 * n, left > INT_MAX ? INT_MAX : (int)left) < 0 && errno != EINTR)
+			return true;
+		for (size_t i = 0; i < n; i++) {
+			struct pb_child *c = cs[i];
+
+			if (fds[3 * i + 1].revents & (POLLOUT | POLLERR | POLLHUP))
+				feed(c);
+			if ((fds[3 * i].revents & (POLLIN | POLLHUP | POLLERR)) && !drain(c)) {
+				close(c->out_fd);
+				c->out_fd = -1;
+			}
+			if ((fds[3 * i + 2].revents & POLLIN) || (c->pidfd < 0 && c->out_fd < 0))
+				c->exited = true;   /* (without a pidfd, EOF on its stdout has to do) */
+		}
+	}
+}
+
+void pb_child_finish(struct pb_child *c)
+{
+	if (c->pid > 0) {
+		if (!c->exited) {
+			c->timed_out = true;
+			kill(-c->pid, SIGKILL);  /* the child and anything it started in its session */
+			kill(c->pid, SIGKILL);   /* in case it had not reached setsid() yet */
+		}
+		while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR)
+			;
+	}
+	c->pid = -1;
+	if (c->in_fd >= 0)
+		close(c->in_fd);
+	if (c->out_fd >= 0)
+		close(c->out_fd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->in_fd = c->out_fd = c->pidfd = -1;
+	pb_buf_wipe(&c->input);
 }

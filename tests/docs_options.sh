@@ -25,7 +25,7 @@ import sys
 TOP = sys.argv[1]
 HELP = sys.argv[2] + "\n"
 # documented as internal in bearer-token(1), left out of --help and README
-INTERNAL_COMMANDS = {"pam-session"}
+INTERNAL_COMMANDS = {"pam-session", "pam-system"}
 INTERNAL_OPTIONS = {("daemon", "--session")}
 problems = []
 checks = 0
@@ -75,9 +75,9 @@ LONG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 SHORT = re.compile(r"(?<![\w-])-[a-zA-Z](?![\w-])")
 
 # ------------------------------------------------------------ (a) the CLI
-code = read("helper/main.c") + read("helper/daemon.c") + read("helper/session.c")
+code = "".join(read("helper/%s.c" % f) for f in ("main", "daemon", "session", "broker", "system"))
 table = section(code, r"^\t\} commands\[\] = \{", r"^\t\};")
-commands = dict(re.findall(r'\{ "([a-z-]+)", (cmd_\w+) \}', table))
+commands = dict(re.findall(r'\{ "([a-z-]+)", (cmd_\w+)(?:, \w+)? \}', table))
 code_opts = {}
 for name, fn in commands.items():
     body = section(code, r"^(?:static )?int %s\(" % fn, r"^\}")
@@ -119,7 +119,8 @@ man_global = set(LONG.findall(man_text(section(man1, r"^\.SH OPTIONS", r"^\.SH "
 man_global |= set(SHORT.findall(man_text(section(man1, r"^\.SH OPTIONS", r"^\.SH "))))
 man_get = section(man1, r"^\.BI get ", r"^\.RE")
 man_formats = {man_text(f) for f in re.findall(r"^\.TP\n\.B (\S+)$", man_get, re.M)}
-man_internal = section(man1, r"^\.B pam\\-session", r"^\.TP")
+man_internal = {c: section(man1, r"^\.B %s" % c.replace("-", r"\\-"), r"^\.TP")
+                for c in INTERNAL_COMMANDS}
 
 # README: the synopsis block and the option bullets of "The command line"
 readme = read("README.md")
@@ -155,7 +156,7 @@ for cmd in INTERNAL_COMMANDS:
     checks += 1
     if cmd not in commands:
         problems.append("internal command %s: no longer in helper/main.c" % cmd)
-    elif "Internal" not in man_internal:
+    elif "Internal" not in man_internal[cmd]:
         problems.append("internal command %s: bearer-token.1 does not say it is internal" % cmd)
 compare("bearer-token global options", {
     "helper/main.c": code_global, "--help": help_global,

@@ -110,6 +110,18 @@ expect_exit() {
 
 bt() { "$BEARER_TOKEN_BIN" "$@"; }
 
+# milliseconds since the epoch (the mock's request times are comparable)
+now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t / 1000)); }
+# wait_for MS CMD... : poll CMD every 50 ms until it succeeds, at most MS
+wait_for() {
+	local end=$(($(now_ms) + $1))
+	shift
+	until "$@"; do
+		[ "$(now_ms)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
 # jload FILE : J[key] = each top-level member of a JSON object (strings
 # raw, others as JSON, null as "null"); J[key@] = epoch seconds of a
 # "YYYY-MM-DDTHH:MM:SSZ" string. J[@keys] = the keys. One python run.

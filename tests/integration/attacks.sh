@@ -1,6 +1,6 @@
 #!/bin/bash
-# attacks.sh - what someone else on the machine, or the caller of a PAM
-# service, tries (issue 5, item 5):
+# attacks.sh - what someone else on the machine, the caller of a PAM
+# service, or the user against an admin-held secret tries (issues 5, 11):
 #   1. The secrets (each ends in tests/lib.sh's PB_CANARY) never show in any
 #      process's argv or environment while fetches, PAM sessions and the
 #      refresher run; no process of ours leaves a core dump when it is killed
@@ -13,6 +13,14 @@
 #   3. Another user can neither read the token dir nor talk to the
 #      refresher's socket (SO_PEERCRED); a symlink or a FIFO planted in the
 #      token dir in place of P.json or P.header is not followed or waited on.
+#   4. The user against credentials = system (root only: the service
+#      account must be another uid): a racer of the user's peeking into the
+#      pipes of every process of the user during 50 logins and refreshes; a
+#      listener of the user's on daemon.sock at login; the user's own
+#      refresher, started with the user's own config pointing at the
+#      user's own "vendor". The admin-held secret (a canary) reaches none.
+#   5. A vendor's Retry-After of 9e12 s and of 2^63/1000 s: no profile
+#      stuck behind an unreadable P.json, no overflow, no hot loop.
 # One PAM world (tests/pam_world.sh) for user "attack": as root that is uid
 # 4242 and the other user is 65534; as an ordinary user it is our own uid,
 # and with no second uid the cross-user part checks modes and owners only.
@@ -61,16 +69,6 @@ mkdir -m 1777 "$DROP"
 
 # ------------------------------------------------------------------ helpers
 
-now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t / 1000)); }
-# wait_for MS CMD... : poll CMD every 50 ms until it succeeds, at most MS
-wait_for() {
-	local end=$(($(now_ms) + $1))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -lt "$end" ] || return 1
-		sleep 0.05
-	done
-}
 # "${AS[@]}" CMD... : CMD as the world's user, with the user's own
 # environment plus ours (as root: really as uid U, through setpriv). An
 # array, not a function, so that CMD & leaves CMD's PID in $!.
@@ -108,6 +106,10 @@ def kind(argv):
         return None
     if "pam-session" in words:
         return "pam-session"
+    if "pam-system" in words:
+        return "pam-system"
+    if "broker" in words:
+        return "broker"
     if "daemon" in words:
         return "refresher"
     return "cli"
@@ -115,7 +117,7 @@ def kind(argv):
 def sample(stop, out, *preloads):
     """Until stop exists: every process's cmdline and environ (what can be
     read), and for ours their environment's names and mapped libraries."""
-    needle = sys.stdin.readline().strip().encode()
+    needles = [l.strip().encode() for l in sys.stdin if l.strip()]
     me = str(os.getpid())
     rounds = envs = 0
     hits, seen = [], {}
@@ -129,7 +131,7 @@ def sample(stop, out, *preloads):
             env = read("/proc/%s/environ" % pid)
             envs += env is not None
             for where, data in (("cmdline", cmd), ("environ", env)):
-                if data and needle in data:
+                if data and any(n in data for n in needles):
                     hits.append("%s %s: %s" % (where, pid, cmd.replace(b"\0", b" ")[:200]))
             k = kind(cmd.split(b"\0")[:-1] if cmd.endswith(b"\0") else cmd.split(b"\0"))
             if k is None:
@@ -290,16 +292,37 @@ atool() { "$PYTHON3" "$T/atool.py" "$@"; }
 
 # ------------------------------------------------------------------ the world
 pam_opts="profiles=unith"
+SVC=4243       # the service account, _pam_bearer, as root
+# the admin-held secret's canary: the user's own secrets carry PB_CANARY,
+# which the user may see; this one must never reach the user (the mock
+# takes any secret that ends in -canary-SUITE-...)
+SYS_CANARY=canary-SUITE-SYSTEM-$(od -An -tx1 -N10 /dev/urandom | tr -d ' \n')
 if [ "$ROOT" = 1 ]; then
-	# an admin-held secret with hand-off: the canary also travels module ->
-	# pipe -> helper -> refresher
-	mkdir -m 0700 "$T/credentials.d"
-	(umask 077; printf '[sysunith]\nemail = user@example.com\nsecret_key = test-unith-secret-%s\n' \
-		"$PB_CANARY" >"$T/credentials.d/attack")
-	sed -i "s|^\[defaults\]\$|[defaults]\nsystem_credentials_dir = $T/credentials.d|" "$BEARER_CONFIG"
-	printf '\n[profile sysunith]\nvendor = unith\nbase_url = %s\ncredentials = system\nhandoff = yes\n' \
+	# an admin-held secret: root:_pam_bearer 0640, read by the service
+	# account only (the login's pam-system, the broker); the canary goes
+	# admin store -> service account -> vendor, and must reach no process,
+	# pipe or file of the user
+	echo "_pam_bearer:x:$SVC:$SVC:pam_bearer:/nonexistent:/usr/sbin/nologin" >>"$T/passwd"
+	echo "_pam_bearer:x:$SVC:" >>"$T/group"
+	mkdir -m 0750 "$T/credentials.d"
+	printf '[sysunith]\nemail = user@example.com\nsecret_key = test-unith-secret-%s\n' \
+		"$SYS_CANARY" >"$T/credentials.d/attack"
+	chown "0:$SVC" "$T/credentials.d" "$T/credentials.d/attack"
+	chmod 0640 "$T/credentials.d/attack"
+	sed -i "s|^\[defaults\]\$|[defaults]\nsystem_credentials_dir = $T/credentials.d\nbroker_socket = $T/pb/broker.sock|" \
+		"$BEARER_CONFIG"
+	printf '\n[profile sysunith]\nvendor = unith\nbase_url = %s\ncredentials = system\n' \
 		"$MOCK" >>"$BEARER_CONFIG"
 	pam_opts="profiles=unith,sysunith"
+	# the broker, as root starts it (it drops to _pam_bearer), seeing the
+	# world's users through nss_wrapper
+	env LD_PRELOAD="${ASAN_RUNTIME:+$ASAN_RUNTIME:}$NSS_WRAPPER_SO" NSS_WRAPPER_PASSWD="$T/passwd" \
+		NSS_WRAPPER_GROUP="$T/group" "$BEARER_TOKEN_BIN" --config "$BEARER_CONFIG" broker \
+		--foreground 2>>"$T/broker.log" &
+	BROKER=$!
+	PIDS="$PIDS $BROKER"
+	wait_for 5000 test -S "$T/pb/broker.sock" || fail "the broker did not start"
+	ok "the broker runs, as uid $(awk '/^Uid:/ {print $2}' "/proc/$BROKER/status")"
 fi
 pam_service attack "$pam_opts"
 pam_session() { # [VAR=VALUE...] : one PAM session (open, close) with these in the caller's env
@@ -337,7 +360,7 @@ echo "# fetches, PAM sessions and the refresher, sampled: argv and environment o
 mock_config '{"lifetime": 4}'
 mock_fault '*' slow '"delay": 0.15'    # so that each process lives long enough to be seen
 "$PYTHON3" "$T/atool.py" sample "$T/sample.stop" "$T/sample.out" \
-	"${PAM_WRAPPER_SO##*/}" "${NSS_WRAPPER_SO##*/}" < <(printf '%s\n' "$PB_CANARY") &
+	"${PAM_WRAPPER_SO##*/}" "${NSS_WRAPPER_SO##*/}" < <(printf '%s\n' "$PB_CANARY" "$SYS_CANARY") &
 SAMPLER=$!
 PIDS="$PIDS $SAMPLER"
 sleep 0.2
@@ -374,7 +397,9 @@ S=$(<"$T/sample.out")
 assert_not_contains "$S" $'\nhit ' "the canary is in no process's argv or environment"
 line() { sed -n "s/^$1 //p" "$T/sample.out"; }   # KIND : its summary
 field() { local l; l=" $(line "$1")"; l=${l#* "$2" }; echo "${l%% *}"; }   # KIND FIELD
-for k in cli worker refresher pam-session; do
+kinds="cli worker refresher pam-session"
+[ "$ROOT" = 0 ] || kinds="$kinds pam-system broker"
+for k in $kinds; do
 	[ "$(field $k pids)" -ge 1 ] 2>/dev/null || fail "the sampler never saw a $k process"
 done
 ok "the sampler saw the command line, its workers, the refresher and the PAM helper run"
@@ -498,6 +523,172 @@ assert_eq "$(<"$DROP/victim")" "do not touch" "the symlinks' target is untouched
 expect_exit 0 ubt refresh apivideo unith
 kill "$DPID"
 wait "$DPID"
+
+# ------------------------------------------------------------------ 4: the user against a system secret
+if [ "$ROOT" = 1 ]; then
+	[ -x "${FDRACE_BIN:-}" ] || fail "no fdrace at ${FDRACE_BIN:-} (make check builds it)"
+	mock_config '{"lifetime": 4}'
+	echo "# (4a) a racer of the user's peeks into every pipe of every process of the user"
+	nonce=$RANDOM$RANDOM
+	"${AS[@]}" "$FDRACE_BIN" "$DROP/race.stop" "$DROP/race.out" \
+		< <(printf '%s\ncontrol-RACE-%s\n%s\n' "$SYS_CANARY" "$nonce" "$PB_CANARY") &
+	RACER=$!
+	PIDS="$PIDS $RACER"
+	# the control: a process of the user with a string queued on its stdin,
+	# a pipe the user made, as bearer-token once queued the secret for its
+	# worker; the racer must find it
+	sleep 0.3
+	as_user sh -c 'printf "queued: control-RACE-%s\n" "$1" | sleep 1' sh "$nonce"
+	logins=0 refreshes=0
+	for i in $(seq 50); do
+		rm -f "$TOKDIR"/sysunith.token "$TOKDIR"/sysunith.header   # make every login fetch
+		pam_session
+		[ "$RC" = 0 ] && logins=$((logins + 1))
+		if [ $((i % 5)) = 0 ]; then
+			sleep 1.1     # the broker renews a 4-s token no sooner than 1 s after the last
+			run_cmd ubt refresh sysunith
+			[ "$RC" = 0 ] && refreshes=$((refreshes + 1))
+		fi
+	done
+	touch "$DROP/race.stop"
+	wait "$RACER"
+	sed 's/^/#   racer: /' "$DROP/race.out"
+	assert_eq "$logins" 50 "50 logins with the system profile, each fetching its token"
+	assert_eq "$refreshes" 10 "10 refreshes of it by the user, through the broker"
+	race=$(<"$DROP/race.out")
+	assert_match "$race" $'\nhit 1 ' "control: the racer peeks into a pipe of the user's (it works)"
+	assert_not_contains "$race" $'\nhit 0 ' "the admin-held secret was in no pipe of any process of the user"
+	case $race in *$'\nhit 2 '*) echo "# (and the user's own secrets, in the user's own workers' pipes, the racer saw: the user may)" ;; esac
+	if grep -rlsF -e "$SYS_CANARY" "$T" --exclude-dir=credentials.d | grep -q .; then
+		fail "the admin-held secret is in a file: $(grep -rlsF -e "$SYS_CANARY" "$T" --exclude-dir=credentials.d)"
+	fi
+	ok "the admin-held secret is in no file but the admin store"
+	[ -e "$TOKDIR/sysunith.state" ] && fail "a refresh token of the system profile is in the user's dir"
+	ok "no refresh token of the system profile in the user's dir"
+
+	echo "# (4b) a listener of the user's on daemon.sock at login"
+	cat >"$T/listen.py" <<'PY'
+import os, socket, sys
+path, log = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    c.settimeout(2)
+    data = b""
+    try:
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            data += b
+    except OSError:
+        pass
+    with open(log, "ab") as f:
+        f.write(data)
+    try:
+        c.sendall(b"ok 1\n")
+    except OSError:
+        pass
+    c.close()
+PY
+	as_user rm -f "$TOKDIR/daemon.sock"
+	"${AS[@]}" "$PYTHON3" "$T/listen.py" "$TOKDIR/daemon.sock" "$DROP/listener.log" &
+	LISTENER=$!
+	PIDS="$PIDS $LISTENER"
+	wait_for 3000 test -S "$TOKDIR/daemon.sock" || fail "the user's listener did not start"
+	rm -f "$TOKDIR"/sysunith.* "$TOKDIR"/unith.*
+	pam_session
+	assert_eq "$RC" 0 "a login with the user's listener on daemon.sock"
+	[ -s "$TOKDIR/sysunith.token" ] || fail "no sysunith token"
+	slurp heard "$DROP/listener.log"
+	assert_contains "$heard" "session-open" "control: the listener heard the login (it is where a hand-off went)"
+	assert_not_contains "$heard" "$SYS_CANARY" "the admin-held secret did not reach the listener"
+	kill "$LISTENER"; wait "$LISTENER" 2>/dev/null
+	as_user rm -f "$TOKDIR/daemon.sock"
+
+	echo "# (4c) the user's own refresher, with the user's own config pointing at the user's own vendor"
+	cat >"$T/evil.py" <<'PY'
+import http.server, sys
+log = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(log, "ab") as f:
+            f.write(self.path.encode() + b" " + body + b"\n")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"token": "evil-token-0123456789"}')
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write("%d\n" % s.server_address[1])
+s.serve_forever()
+PY
+	"${AS[@]}" "$PYTHON3" "$T/evil.py" "$DROP/evil.port" "$DROP/evil.log" &
+	EVIL=$!
+	PIDS="$PIDS $EVIL"
+	wait_for 3000 test -s "$DROP/evil.port" || fail "the user's vendor did not start"
+	as_user sh -c "sed -e 's|^base_url = .*|base_url = http://127.0.0.1:$(<"$DROP/evil.port")|' \
+		'$BEARER_CONFIG' >'$T/home/evil.conf'"
+	"${AS[@]}" "$BEARER_TOKEN_BIN" --config "$T/home/evil.conf" daemon --foreground 2>>"$T/evil-daemon.log" &
+	EVILD=$!
+	PIDS="$PIDS $EVILD"
+	wait_for 5000 test -S "$TOKDIR/daemon.sock" || fail "the user's refresher did not start"
+	rm -f "$TOKDIR"/sysunith.* "$TOKDIR"/unith.*
+	pam_session
+	assert_eq "$RC" 0 "a login with the user's refresher running on the user's config"
+	sleep 6      # 4-s tokens: the refresher has renewed them by now, where it could
+	slurp evil "$DROP/evil.log"
+	assert_contains "$evil" "/auth/token" "control: the user's vendor got requests (the user's own unith profile)"
+	assert_not_contains "$evil" "$SYS_CANARY" "the admin-held secret did not reach the user's vendor"
+	kill "$EVILD" "$EVIL"; wait "$EVILD" "$EVIL" 2>/dev/null
+	as_user rm -f "$TOKDIR/daemon.sock"
+	rm -f "$DROP/evil.log"     # the user's own secrets, sent to the user's own vendor: theirs
+	mock_config '{"lifetime": 3600}'
+else
+	echo "# (4) the attacks on a system secret need root: the service account must be another uid"
+fi
+
+# ------------------------------------------------------------------ 5: Retry-After
+echo "# (5a) Retry-After: 9000000000000 (year 287225): no stuck profile"
+rm -f "$TOKDIR"/apivideo.*
+mock_fault /auth/api-key 429 '"retry_after": 9000000000000, "count": 1'
+expect_exit 1 ubt get apivideo
+jload "$TOKDIR/apivideo.json"
+[ -n "${J[next_attempt_at@]:-}" ] || fail "P.json's next_attempt_at [${J[next_attempt_at]:-}] is not a date we can read"
+[ "${J[next_attempt_at@]:-0}" -le $((EPOCHSECONDS + 2 * 86400 + 5)) ] ||
+	fail "next_attempt_at ${J[next_attempt_at]} is more than two days ahead"
+ok "next_attempt_at is ${J[next_attempt_at]}: readable, within two days"
+expect_exit 0 ubt get apivideo
+ok "the next get works: the profile is not stuck"
+
+echo "# (5b) Retry-After: 9223372036854775 (2^63/1000) to the refresher: no overflow, no hot loop"
+rm -f "$TOKDIR"/apivideo.*
+mock_fault /auth/api-key 429 '"retry_after": 9223372036854775'
+"${AS[@]}" env LD_PRELOAD="$CLI_PRELOAD" "$BEARER_TOKEN_BIN" daemon --foreground 2>>"$T/ra-daemon.log" &
+RAD=$!
+PIDS="$PIDS $RAD"
+wait_for 5000 test -s "$TOKDIR/apivideo.json" || fail "the refresher made no attempt"
+# cpu_ticks PID : the user and system CPU time PID has used, in clock ticks
+cpu_ticks() { local f; read -ra f <"/proc/$1/stat"; f=("${f[@]:$((${#f[@]} - 52))}"); echo $((f[13] + f[14])); }
+n0=$(mock_count /auth/api-key) c0=$(cpu_ticks "$RAD")
+sleep 3
+n1=$(mock_count /auth/api-key) c1=$(cpu_ticks "$RAD")
+echo "# in 3 s after the first 429: $((n1 - n0)) requests to /auth/api-key, $((c1 - c0)) ticks of CPU"
+[ $((n1 - n0)) -le 1 ] || fail "the refresher sent $((n1 - n0)) requests in 3 s: a hot loop"
+[ $((c1 - c0)) -le 30 ] || fail "the refresher used $((c1 - c0)) ticks of CPU in 3 s: a hot loop"
+ok "the refresher waits: at most one request and 0.3 s of CPU in 3 s"
+kill -0 "$RAD" 2>/dev/null || fail "the refresher died"
+jload "$TOKDIR/apivideo.json"
+[ -n "${J[next_attempt_at@]:-}" ] && [ "${J[next_attempt_at@]}" -le $((EPOCHSECONDS + 2 * 86400 + 5)) ] ||
+	fail "next_attempt_at [${J[next_attempt_at]:-}] is not a readable date within two days"
+ok "it plans the retry a day ahead at most (${J[next_attempt_at]})"
+kill "$RAD"; wait "$RAD" 2>/dev/null
+mock_fault /auth/api-key none
+expect_exit 0 ubt get apivideo
 
 # ------------------------------------------------------------------ 1: core dumps
 echo "# killed with SIGSEGV or SIGABRT, nothing of ours dumps core"

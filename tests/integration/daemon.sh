@@ -3,9 +3,9 @@
 # with 4-second tokens for every preset kind, outages and backoff,
 # Retry-After, refresh-token rotation and fall-back, expiry, permanent
 # errors, the session bookkeeping, hand-over to a running refresher,
-# SIGHUP/SIGTERM, `status`, the secret hand-off (non-dumpable, nothing in
-# /proc), and a reader that never sees a partial token file during 1,000
-# rewrites.
+# SIGHUP/SIGTERM, `status`, and a reader that never sees a partial token
+# file during 1,000 rewrites. (System profiles, renewed through the
+# broker: broker.sh.)
 #
 # Each scenario (sc_* below) has its own temp dir, mock vendor and daemon
 # and runs in a subshell of its own; the timing-bound ones run in parallel
@@ -14,12 +14,11 @@
 #   daemon.sh [SCENARIO...]     only these (names below, without sc_)
 #   DAEMON_SERIAL=1             one scenario at a time
 #   PB_KEEP_GOING=1             every failure of a scenario, not the first
-# Runs as root (the secret hand-off then runs the refresher as nobody, so
-# that "non-dumpable" means something) and as an ordinary user.
+# Runs as root and as an ordinary user.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${TESTS_SRCDIR:-$(dirname "$0")/..}/lib.sh"
 
-ALL_WAVE1="cycles faults expiry permanent sessions reload handoff"
+ALL_WAVE1="cycles faults expiry permanent sessions reload"
 ALL_WAVE2="reader"
 
 # Time bounds. The plain runs (CI's nonroot and readme stages) hold the
@@ -40,9 +39,7 @@ late() {
 
 # ------------------------------------------------------------------ helpers
 
-# milliseconds since the epoch (the mock's request times are comparable)
-now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t / 1000)); }
-
+# (now_ms comes from lib.sh; wait_for is redefined below, stretched under ASan)
 # is PID a process that has not exited? (a zombie has: the orphaned
 # refresher's reaper may take its time, kill -0 would say yes)
 alive() {
@@ -132,27 +129,8 @@ def procs(*needles):
         if all(n in line for n in needles) and "dtool.py" not in line:
             print(pid)
 
-def memscan(pid, *needles):
-    """Which needles are in the process's writable memory (needs root)."""
-    found = set()
-    with open("/proc/%s/mem" % pid, "rb", 0) as mem:
-        for line in open("/proc/%s/maps" % pid).read().splitlines():
-            addr, perms = line.split()[:2]
-            if not perms.startswith("rw"):
-                continue
-            a, b = (int(x, 16) for x in addr.split("-"))
-            if b - a > 1 << 30:     # AddressSanitizer's shadow memory
-                continue
-            try:
-                mem.seek(a)
-                data = mem.read(b - a)
-            except (OSError, OverflowError, ValueError):
-                continue
-            found.update(n for n in needles if n.encode() in data)
-    for n in needles:
-        print(n, "yes" if n in found else "no")
-
 KEY = None
+
 def jwt_exp(tok, srcdir):
     """exp of a JWT the mock signed; None if it is not one (cut, spoilt)."""
     global KEY
@@ -841,201 +819,6 @@ s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(3)' "$TOKD
 	[ ! -e "$TOKDIR/daemon.sock" ] || fail "SIGTERM: daemon.sock left behind"
 	lock_free || fail "SIGTERM: daemon.lock still held"
 	ok "SIGTERM: no daemon.sock, lock free"
-}
-
-# (11) The secret hand-off, the way pam_bearer does it: `bearer-token
-# pam-session` with the secrets on stdin starts the refresher and hands it
-# the secret of the handoff = yes profile (sysunith), never the other's
-# (syslogin, credentials = system without hand-off). As root the user is
-# nobody, so that "non-dumpable" shows, and the refresher's memory is read.
-sc_handoff() {
-	d_setup
-	mock_config '{"lifetime": 4}'
-	local -a runas=()
-	local uid rundir home canary canary2 nocanary p1 p2 t t_login prev n gaps= bad= tardy= line mem
-	uid=$(id -u)
-	rundir=$XDG_RUNTIME_DIR home=$HOME
-	if [ "$uid" -eq 0 ]; then
-		command -v setpriv >/dev/null 2>&1 || skip "setpriv needed to run the refresher as nobody"
-		uid=65534
-		runas=(setpriv "--reuid=$uid" "--regid=$uid" --clear-groups)
-		rundir=$T/run-nobody home=$T/home-nobody
-		mkdir -m 0700 "$rundir" "$home"
-		chown $uid:$uid "$rundir" "$home"
-		TOKDIR=$rundir/bearer
-	fi
-	mkdir -m 0700 "$T/credentials.d"
-	cat >"$BEARER_CONFIG" <<EOF
-[defaults]
-vendor_dir = $VENDOR_DIR
-ca_file = $T/ca.pem
-timeout = 3
-system_credentials_dir = $T/credentials.d
-
-# the mock takes only its own test secrets, so each secret under test
-# rides along in the body: the template fails without it
-[profile sysunith]
-vendor = unith
-base_url = $MOCK
-credentials = system
-handoff = yes
-token.body = {"email": "\${email}", "secretKey": "test-unith-secret", "canary": "\${secret_key}"}
-
-[profile syslogin]
-vendor = hautai-login
-base_url = $MOCK
-credentials = system
-token.body = {"username": "\${email}", "password": "test-hautai-password", "canary": "\${password}"}
-EOF
-	chmod 0644 "$BEARER_CONFIG" "$T/ca.pem"
-	# as the user, with the clean environment the module gives the helper
-	as_user() {
-		env -i HOME="$home" USER=u LOGNAME=u PATH=/usr/bin:/bin XDG_RUNTIME_DIR="$rundir" \
-			"${runas[@]}" "$BEARER_TOKEN_BIN" --config "$BEARER_CONFIG" "$@"
-	}
-	secret() { printf 'secret %s %s %d\n%s\n' "$1" "$2" "${#3}" "$3"; }
-	# pam_session CANARY SESSION : what the module does at login
-	pam_session() {
-		{
-			secret sysunith email user@example.com
-			secret sysunith secret_key "$1"
-			secret syslogin email user@example.com
-			secret syslogin password "$nocanary"
-			echo end
-		} | as_user pam-session --deadline "$(deadline_in 3000)" --session "$2" -- sysunith syslogin
-	}
-	rnd() { od -An -tx1 -N12 /dev/urandom | tr -d ' \n'; }
-	canary=canary-HANDOFF-$(rnd) canary2=canary-HANDOFF2-$(rnd) nocanary=canary-NOHANDOFF-$(rnd)
-	start_sleep; p1=$SPID
-	t_login=$(now_ms)
-	OUT=$(pam_session "$canary" "$p1:5e55")
-	assert_match "$OUT" $'(^|\n)result sysunith 0 ' "pam-session: sysunith got a token with the system-held secret"
-	assert_match "$OUT" $'(^|\n)result syslogin 0 ' "pam-session: so did syslogin"
-	wait_for 3000 d_pid >/dev/null || fail "pam-session started no refresher"
-	DPID=$(d_pid)
-	DAEMON_PIDS="$DAEMON_PIDS $DPID"
-	assert_eq "$(awk '/^Uid:/ {print $2}' "/proc/$DPID/status")" "$uid" "the refresher runs as the user (uid $uid)"
-
-	echo "# the secret is nowhere to be seen"
-	if grep -qF -e "$canary" -e "$nocanary" "/proc/$DPID/cmdline"; then fail "a secret is in /proc/$DPID/cmdline"; fi
-	ok "not in the refresher's command line"
-	assert_eq "$(stat -c %u "/proc/$DPID/environ")" 0 \
-		"/proc/PID/environ belongs to root: the refresher (uid $uid) is not dumpable"
-	if [ "$(id -u)" -eq 0 ]; then
-		if grep -qF -e "$canary" -e "$nocanary" "/proc/$DPID/environ"; then
-			fail "a secret is in /proc/$DPID/environ"
-		fi
-		ok "not in its environment (read as root)"
-	else
-		if cat "/proc/$DPID/environ" >/dev/null 2>&1; then fail "the user can read the refresher's environ"; fi
-		ok "its environment is unreadable even to its own user (the check for the secret in it needs root)"
-	fi
-	assert_match "$(grep '^Max core file size' "/proc/$DPID/limits")" "^Max core file size +0 +0 " \
-		"no core dumps (RLIMIT_CORE 0)"
-	if grep -rqF -e "$canary" -e "$nocanary" "$TOKDIR"; then fail "a secret is in a file in the token dir"; fi
-	ok "not in any file of the token dir"
-	local memlock
-	memlock=$(awk '/^Max locked memory/ {print $4}' "/proc/$DPID/limits")
-	if [ -n "${ASAN_RUNTIME:-}" ]; then
-		echo "# mlock check skipped: AddressSanitizer makes mlock() a no-op"
-	elif [ "$memlock" = unlimited ] || [ "${memlock:-0}" -ge 65536 ]; then
-		[ "$(awk '/^VmLck:/ {print $2}' "/proc/$DPID/status")" -gt 0 ] ||
-			fail "the hand-off secret is not mlock()ed (VmLck 0, limit $memlock)"
-		ok "the hand-off secret is locked in memory (VmLck > 0)"
-	else
-		echo "# mlock check skipped: RLIMIT_MEMLOCK is $memlock"
-	fi
-	if [ "$(id -u)" -eq 0 ]; then
-		mem=$(dtool memscan "$DPID" "$canary" "$nocanary")
-		assert_contains "$mem" "$canary yes" "the handed-off secret is in the refresher's memory (the scan works)"
-		assert_contains "$mem" "$nocanary no" "syslogin's secret (no hand-off) never reached the refresher"
-	else
-		echo "# memory scan skipped: reading another process's memory needs root"
-	fi
-
-	# status while syslogin's token is still valid (checked at the end)
-	local status1
-	status1=$(as_user status)
-
-	echo "# it renews sysunith with the handed-off secret, before the margin (the only way: no refresh token, not the user's)"
-	wait_for 5000 eval '[ "$(mock_count /auth/token)" -ge 2 ]' || fail "no renewal within 5 s of the login"
-	ok "the refresher renewed sysunith"
-
-	echo "# syslogin (no hand-off, no refresh token) cannot be renewed: the refresher only expires it"
-	wait_for 4000 eval '[ ! -e "$TOKDIR/syslogin.token" ]' ||
-		fail "syslogin's token was not expired by the refresher"
-	ok "syslogin's token files are removed at its expiry"
-	assert_eq "$(mock_count /api/v1/auth/login/)" 1 "syslogin: not fetched between logins"
-
-	echo "# a second login hands over a new secret"
-	start_sleep; p2=$SPID
-	OUT=$(pam_session "$canary2" "$p2:5e56")
-	assert_match "$OUT" $'(^|\n)result sysunith 0 ' "second pam-session: fine"
-	assert_eq "$(d_pid)" "$DPID" "still the same refresher"
-	if grep -qF -e "$canary2" "/proc/$DPID/cmdline"; then fail "the second secret is in the cmdline"; fi
-	if [ "$(id -u)" -eq 0 ] && grep -qF -e "$canary2" "/proc/$DPID/environ"; then
-		fail "the second secret is in /proc/$DPID/environ"
-	fi
-	ok "the second secret is not in its cmdline or environment either"
-	local mem_old=
-	if [ "$(id -u)" -eq 0 ]; then
-		# at once, before a renewal with the new one can reuse the freed memory
-		mem_old=$(dtool memscan "$DPID" "$canary")
-		mem=$(dtool memscan "$DPID" "$canary2")
-		assert_contains "$mem" "$canary2 yes" "the new secret is in the refresher's memory"
-	fi
-	t=$(now_ms)
-	while [ $(($(now_ms) - t)) -lt 4500 ]; do
-		[ -s "$TOKDIR/sysunith.token" ] || bad="$bad sysunith.token-missing-at-$(($(now_ms) - t_login))ms"
-		sleep 0.1
-	done
-	stats
-	prev= n=0
-	while read -r t _; do
-		if [ -n "$prev" ]; then
-			gaps="$gaps $((t - prev))"
-			n=$((n + 1))
-			[ $((t - prev / 1000 * 1000)) -le 3400 ] || tardy="$tardy $((t - prev / 1000 * 1000))"
-		fi
-		prev=$t
-	done < <(fetches /auth/token | awk '$2 == 200')
-	[ "$n" -ge 3 ] || late "only $n renewals with the handed-off secret (gaps:$gaps)"
-	ok "$n renewals with the handed-off secret"
-	assert_eq "$(mock_count /api/v1/auth/login/)" 2 "syslogin (no hand-off): fetched at the two logins only"
-	[ -z "$bad" ] || late "sysunith.token went missing:$bad"
-	ok "sysunith.token was there throughout"
-	# 4 s JWTs: renewed by the end of the 3rd whole second after the last
-	# fetch (1 s before expiry), the first renewal after the login included
-	[ -z "$tardy" ] || late "sysunith renewed late, ms after the second of the fetch before:$tardy (gaps:$gaps)"
-	ok "every renewal before the expiry margin, the first one included (ms:$gaps)"
-
-	echo "# status (right after the first login): sysunith is renewed by the refresher, syslogin waits for the next login"
-	OUT=$status1
-	printf '%s\n' "$OUT" | sed 's/^/#   /'
-	line=$(printf '%s\n' "$OUT" | sed -n '/^sysunith /,/^[a-z]/p' | sed '$d')
-	assert_contains "$line" "next refresh:" "status: sysunith has a next refresh"
-	local next_at exp_at
-	exp_at=$(printf '%s\n' "$line" | sed -n '1s/.* valid *\([0-9TZ:-]*\) .*/\1/p')
-	next_at=$(printf '%s\n' "$line" | sed -n 's/.*next refresh: *\([0-9TZ:-]*\) .*/\1/p')
-	[ -n "$exp_at" ] && [ -n "$next_at" ] && [ "$(epoch_of "$next_at")" -lt "$(epoch_of "$exp_at")" ] ||
-		fail "status: sysunith's next refresh ($next_at) is not before its expiry ($exp_at)"
-	ok "status: sysunith's next refresh ($next_at) comes before its expiry ($exp_at)"
-	assert_not_contains "$line" "next login renews" "status: sysunith (handed off) is not left to the next login"
-	line=$(printf '%s\n' "$OUT" | sed -n '/^syslogin /,$p')
-	assert_contains "$line" "next login renews" "status: syslogin is left to the next login"
-	assert_not_contains "$line" "next refresh:" "status: and promises no refresh for it"
-
-	if [ "$(id -u)" -eq 0 ]; then
-		assert_contains "$mem_old" "$canary no" \
-			"the first secret, replaced at the second login, was wiped from the refresher's memory"
-	fi
-
-	echo "# both sessions end"
-	kill "$p1"
-	sleep 0.5
-	assert_eq "$(d_pid)" "$DPID" "one of two sessions gone: still running"
-	kill "$p2"
-	d_exits_within 1000 "both sessions gone"
 }
 
 # (9) A reader looping on P.token and P.header while they are rewritten

@@ -82,23 +82,27 @@ if [ "$(id -u)" -eq 0 ]; then
 	fi
 	BU=4243; BG=4243
 	LU=500; LG=500
+	SU=4245; SG=4245    # the service account, _pam_bearer
 else
 	ROOT=0
 	AU=$(id -u); AG=$(id -g)
 	BU=; BG=
 	LU=$AU; LG=$AG
+	SU=$AU; SG=$AG      # (uid_wrapper fakes the drop; no admin store without root)
 fi
 {
 	echo "root:x:0:0:root:/root:/bin/false"
 	echo "alice:x:$AU:$AG:Alice:$T/home/alice:/bin/sh"
 	[ -n "$BU" ] && echo "bob:x:$BU:$BG:Bob:$T/home/bob:/bin/sh"
 	echo "lowuid:x:$LU:$LG:Low:$T/home/lowuid:/bin/sh"
+	echo "_pam_bearer:x:$SU:$SG:pam_bearer:/nonexistent:/usr/sbin/nologin"
 } >"$T/passwd"
 {
 	echo "root:x:0:"
 	echo "alice:x:$AG:"
 	[ -n "$BU" ] && echo "bob:x:$BG:"
 	[ "$LG" != "$AG" ] && echo "lowuid:x:$LG:"
+	[ "$SG" != "$AG" ] && echo "_pam_bearer:x:$SG:"
 	true
 } >"$T/group"
 echo "127.0.0.1 localhost" >"$T/hosts"
@@ -133,8 +137,10 @@ EOF
 chmod 0600 "$T/home/alice/.config/pam_bearer/credentials"
 own -R "$AU:$AG" "$T/run/$AU" "$T/home/alice"
 if [ "$ROOT" = 1 ]; then
-	# the admin store; the test writes alice's file (with a fresh canary)
-	mkdir -m 0700 "$T/credentials.d"
+	# the admin store, root:_pam_bearer 0750; the test writes alice's file
+	# (with a fresh canary)
+	mkdir -m 0750 "$T/credentials.d"
+	chown "0:$SG" "$T/credentials.d"
 fi
 
 # ------------------------------------------------------------------ configs
@@ -171,10 +177,11 @@ if [ "$ROOT" = 1 ]; then
 	# An admin-held secret for alice. The mock accepts only its fixed
 	# api.video key, so the body carries that plus the secret under test
 	# (${api_key}, from credentials.d/alice): the canary then travels the
-	# whole way (admin store -> module -> pipe -> helper -> HTTPS body) and
-	# a secret that did not arrive fails the template.
+	# whole way the service account takes it (admin store -> pam-system ->
+	# bearer-fetch -> HTTPS body), and a secret that did not arrive fails
+	# the template. The service account's state goes to T/pb/broker.
 	{
-		defaults "system_credentials_dir = $T/credentials.d"
+		defaults "system_credentials_dir = $T/credentials.d" "broker_socket = $T/pb/broker.sock"
 		printf '\n[profile sysvideo]\nvendor = apivideo\nbase_url = %s\ncredentials = system\n' "$MOCK"
 		echo 'token.body = {"apiKey": "test-apivideo-key", "canary": "${api_key}"}'
 	} >"$T/conf/sys.conf"
@@ -219,6 +226,7 @@ service pb_linkrundir "$T/run/link-$AU" "config=$C/main.conf profiles=apivideo n
 # with the refresher (no nodaemon): the session-lifecycle tests
 service pb_daemon       "$R" "config=$C/main.conf profiles=apivideo"
 service pb_daemon_solo  "$R" "config=$C/solo.conf"
+service pb_daemon_t1    "$R" "config=$C/main.conf profiles=apivideo timeout=1"
 if [ "$ROOT" = 1 ]; then
 	service pb_sys        "$R" "config=$C/sys.conf nodaemon timeout=5"
 	service pb_foreignrundir "$T/run/foreign-$AU" "config=$C/main.conf profiles=apivideo nodaemon"
@@ -244,7 +252,7 @@ if [ "$ROOT" = 0 ]; then
 fi
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy NO_PROXY no_proxy \
 	SSLKEYLOGFILE BEARER_CONFIG BEARER_TOKEN_DIR XDG_RUNTIME_DIR
-export PB_TEST_DIR=$T PB_TEST_ROOT=$ROOT PB_TEST_UID=$AU PB_TEST_GID=$AG \
+export PB_TEST_DIR=$T PB_TEST_ROOT=$ROOT PB_TEST_UID=$AU PB_TEST_GID=$AG PB_TEST_SVC_UID=$SU PB_TEST_SVC_GID=$SG \
 	PB_TEST_BOB_UID=$BU PB_TEST_LOWUID=$LU PB_MOCK_URL=$MOCK PB_TEST_CA=$T/ca.pem \
 	PB_MOCK_CTL=${MOCK_CTL_PORT:+http://127.0.0.1:$MOCK_CTL_PORT} \
 	BEARER_TOKEN_BIN

@@ -44,8 +44,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -881,18 +883,21 @@ static void test_user_profile(void **state)
 }
 
 /*
- * (2) An admin-held secret (credentials = system, root-owned 0600 store)
- * gives the user a token but never shows up where the user could see it:
- * not in any process's command line or environment while the helper runs
- * (the vendor is slowed down to 1 s so the helper is caught running), not
- * in the log, not in the token dir.
+ * (2) An admin-held secret (credentials = system, root:_pam_bearer 0640
+ * store) gives the user a token but never shows up where the user could
+ * see it: not in any process's command line or environment while the
+ * login runs (the vendor is slowed down to 1 s so the processes are caught
+ * running), not in the log, not in the token dir; and no refresh token
+ * lands in the user's dir (the service account keeps it, in T/pb/broker,
+ * 0700). The login's one-shot ran as the service account, not the user.
  */
 static void test_system_secret(void **state)
 {
 	struct sampler smp;
 	struct sess s;
+	struct stat st;
 	unsigned char rnd[12];
-	char canary[64], store[PATH_MAX], text[256], listing[1024];
+	char canary[64], store[PATH_MAX], text[256], listing[1024], where[PATH_MAX];
 	int fd;
 	(void)state;
 
@@ -910,7 +915,8 @@ static void test_system_secret(void **state)
 		sprintf(canary + strlen(canary), "%02x", rnd[i]);
 	xsnprintf(store, sizeof(store), "%s/credentials.d/alice", T);
 	xsnprintf(text, sizeof(text), "[sysvideo]\napi_key = %s\n", canary);
-	write_file(store, text, 0600);
+	write_file(store, text, 0640);
+	assert_int_equal(chown(store, 0, (gid_t)atol(need_env("PB_TEST_SVC_GID"))), 0);
 	mock_post("/_mock/fault", "{\"path\": \"/auth/api-key\", \"mode\": \"slow\", \"delay\": 1}");
 
 	memset(&smp, 0, sizeof(smp));
@@ -929,6 +935,16 @@ static void test_system_secret(void **state)
 		fail_msg("the system secret is in the log");
 	assert_profile_files("sysvideo", "apivideo", NULL);
 	assert_int_equal(mock_count("/auth/api-key"), 1);
+	tok_path(where, sizeof(where), "sysvideo", "state");
+	if (exists(where))
+		fail_msg("a refresh token of a system profile is in the user's dir: %s", where);
+	xsnprintf(where, sizeof(where), "%s/pb/broker", T);
+	if (stat(where, &st) != 0 || st.st_uid != (uid_t)atol(need_env("PB_TEST_SVC_UID")) ||
+	    (st.st_mode & 0777) != 0700)
+		fail_msg("%s is not the service account's 0700 dir", where);
+	xsnprintf(where, sizeof(where), "%s/pb/broker/%u/sysvideo.state", T, (unsigned)U);
+	if (!exists(where))
+		fail_msg("the service account kept no refresh token (%s)", where);
 	list_dir(TOKDIR, listing, sizeof(listing));
 	{
 		char *p = listing;
@@ -1677,6 +1693,89 @@ static void test_refresher_restarted(void **state)
 	assert_refresher_gone(1000, "its session closed");
 }
 
+/*
+ * A listener on TOKDIR/daemon.sock that never accepts, its backlog full:
+ * the user's own (owned by alice), as a user can plant it. Returns the
+ * listening fd; the queued connections are left open on purpose.
+ */
+static int plant_full_backlog(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, queued = 0;
+
+	xsnprintf(addr.sun_path, sizeof(addr.sun_path), "%s/daemon.sock", TOKDIR);
+	unlink(addr.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(fd, 0), 0);
+	assert_int_equal(lchown(addr.sun_path, U, (gid_t)atol(need_env("PB_TEST_GID"))), 0);
+	for (int i = 0; i < 64; i++) {
+		int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+		if (connect(c, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+			close(c);
+			break;
+		}
+		queued++;
+	}
+	print_message("# a listener on daemon.sock that never accepts, %d connection(s) queued: "
+		      "a blocking connect() now waits\n", queued);
+	return fd;
+}
+
+/*
+ * (18) Nothing a user plants holds root's login: a listener of the
+ * user's on daemon.sock with a full backlog makes the fast path's connect
+ * fail at once, so open_session returns within timeout (1 s) + 100 ms,
+ * and close_session (which tells the refresher too) at once; a FIFO there
+ * is not waited on either. Tokens are still good: PAM_SUCCESS.
+ */
+static void test_user_socket_never_waited_on(void **state)
+{
+	struct sess s;
+	char path[PATH_MAX];
+	double t0, secs;
+	int lfd;
+	(void)state;
+
+	sess_open(&s, "pb", "alice", PAM_SUCCESS);      /* a token, still good after */
+	sess_end(&s, true);
+	lfd = plant_full_backlog();
+	sess_open(&s, "pb_daemon_t1", "alice", PAM_SUCCESS);
+	if (s.secs > 1.1)
+		fail_msg("open_session took %.2f s with a full backlog on daemon.sock (timeout 1 s)",
+			 s.secs);
+	close(lfd);
+	lfd = plant_full_backlog();     /* in place of the refresher the open started */
+	t0 = now();
+	sess_end(&s, true);
+	secs = now() - t0;
+	print_message("# close_session with a full backlog on daemon.sock: %.3f s\n", secs);
+	if (secs > 0.6)
+		fail_msg("close_session took %.2f s with a full backlog on daemon.sock", secs);
+	close(lfd);
+
+	/* the refresher the open started goes: a new one must start, past the FIFO */
+	{
+		pid_t pids[8];
+		int n = find_refreshers(pids, 8);
+
+		for (int i = 0; i < n && i < 8; i++)
+			kill(pids[i], SIGKILL);
+		if (wait_refreshers(0, 1000, NULL) != 0)
+			fail_msg("the refresher did not go");
+	}
+	xsnprintf(path, sizeof(path), "%s/daemon.sock", TOKDIR);
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(lchown(path, U, (gid_t)atol(need_env("PB_TEST_GID"))), 0);
+	sess_open(&s, "pb_daemon_t1", "alice", PAM_SUCCESS);
+	if (s.secs > 1.1)
+		fail_msg("open_session took %.2f s with a FIFO as daemon.sock", s.secs);
+	sess_end(&s, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1703,6 +1802,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refresher_two_sessions, setup, teardown_refresher),
 		cmocka_unit_test_setup_teardown(test_refresher_fast_path, setup, teardown_refresher),
 		cmocka_unit_test_setup_teardown(test_refresher_restarted, setup, teardown_refresher),
+		cmocka_unit_test_setup_teardown(test_user_socket_never_waited_on, setup,
+						teardown_refresher),
 	};
 	const char *bob;
 

@@ -182,7 +182,6 @@ static void assert_profile(const struct pb_profile *p, const struct expect *e)
 	assert_null(p->audience);
 	assert_int_equal(p->nusers, 0);
 	assert_int_equal(p->ngroups, 0);
-	assert_false(p->handoff);
 	assert_true(p->timeout == 5.0);
 	assert_true(p->refresh_at == 0.75);
 	assert_null(p->ca_file);
@@ -394,7 +393,6 @@ static const char layered[] =
 	"token.header.x-api-version = 3\n"
 	"token.header.X-Client =\n"
 	"credentials = system\n"
-	"handoff = yes\n"
 	"users = alice, bob\n"
 	"groups = staff, domain users@corp.example\n"
 	"\n"
@@ -413,6 +411,7 @@ static void test_layering(void **state)
 	assert_true(cfg.refresh_at == 0.5);
 	assert_string_equal(cfg.vendor_dir, VENDORS);
 	assert_string_equal(cfg.system_credentials_dir, CREDS_DIR);
+	assert_string_equal(cfg.broker_socket, "/run/pam_bearer/broker.sock");
 	assert_int_equal(cfg.nprofiles, 2);
 	a = &cfg.profiles[0];
 	b = &cfg.profiles[1];
@@ -430,7 +429,6 @@ static void test_layering(void **state)
 	assert_string_equal(a->token.headers[0].value, "3");
 	assert_int_equal(a->refresh.nheaders, 0);
 	assert_int_equal(a->credentials, PB_CRED_SYSTEM);
-	assert_true(a->handoff);
 	assert_string_equal(joined(a->users, a->nusers), "alice, bob");
 	assert_string_equal(joined(a->groups, a->ngroups), "staff, domain users@corp.example");
 	assert_string_equal(a->scheme, "Token");
@@ -450,9 +448,8 @@ static void test_layering(void **state)
 	assert_string_equal(b->token.headers[1].name, "X-Client");
 	assert_string_equal(b->token.headers[1].value, "pam_bearer");
 	assert_int_equal(b->credentials, PB_CRED_USER);
-	assert_false(b->handoff);
 	assert_int_equal(b->nusers, 0);
-	assert_int_equal(b->origin.line, 29);
+	assert_int_equal(b->origin.line, 28);
 	pb_config_free(&cfg);
 }
 
@@ -611,7 +608,7 @@ static void test_value_edges(void **state)
 
 	load(*state, "[defaults]\ntimeout = 300\nrefresh_at = 0.99\n"
 		     "[profile p]\nvendor = apivideo\ntimeout = 0.5\nrefresh_at = 0.01\n"
-		     "scheme = Bearer-2.0_x\nhandoff = no\ncredentials = system\n"
+		     "scheme = Bearer-2.0_x\ncredentials = system\n"
 		     "lifetime = jwt | 60 | none\nresponse.token = data.0.token | token\n", &cfg);
 	assert_true(cfg.timeout == 300.0);
 	assert_true(cfg.refresh_at == 0.99);
@@ -738,8 +735,6 @@ static void test_error_profile_values(void **state)
 		{ "credentials = root", "credentials: 'root' is not user or system" },
 		{ "users = a,,b", "users: 'a,,b' has an empty item" },
 		{ "groups = ,", "groups: ',' has an empty item" },
-		{ "handoff = maybe", "handoff: 'maybe' is not yes or no" },
-		{ "handoff = true", "handoff: 'true' is not yes or no" },
 		{ "scope = a\tb", "scope: 'a?b' is not text without control characters" },
 		{ "ca_file = certs.pem", "ca_file: 'certs.pem' is not an absolute path" },
 		/* a proxy may carry a password: never quoted */
@@ -885,10 +880,43 @@ static void test_error_client_auth_basic(void **state)
 		   "client_secret");
 }
 
+/* broker_socket moves the broker, and its state dir (broker/) with it. */
+static void test_broker_socket(void **state)
+{
+	struct pb_config cfg;
+	struct pb_err err;
+	char dir[64];
+
+	pb_err_clear(&err);
+	load(*state, "[defaults]\nbroker_socket = /srv/pb/b.sock\n"
+		     "[profile p]\nvendor = unith\ncredentials = system\n", &cfg);
+	assert_string_equal(cfg.broker_socket, "/srv/pb/b.sock");
+	assert_int_equal(pb_config_state_dir(&cfg, dir, sizeof(dir), &err), 0);
+	assert_string_equal(dir, "/srv/pb/broker");
+	pb_config_free(&cfg);
+	load(*state, "[profile p]\nvendor = unith\n", &cfg);
+	assert_int_equal(pb_config_state_dir(&cfg, dir, sizeof(dir), &err), 0);
+	assert_string_equal(dir, "/run/pam_bearer/broker");
+	pb_config_free(&cfg);
+	load(*state, "[defaults]\nbroker_socket = /b.sock\n[profile p]\nvendor = unith\n", &cfg);
+	assert_int_equal(pb_config_state_dir(&cfg, dir, sizeof(dir), &err), -1);
+	assert_string_equal(err.msg, "broker_socket /b.sock: not in a directory of its own");
+	pb_config_free(&cfg);
+}
+
+/* handoff is gone: an old config is told why, and what renews system profiles now */
 static void test_error_handoff(void **state)
 {
-	load_fails(*state, "[profile p]\nvendor = unith\nhandoff = yes\n",
-		   ":3: [profile p]: handoff = yes needs credentials = system");
+	load_fails(*state, "[profile p]\nvendor = unith\ncredentials = system\nhandoff = yes\n",
+		   ":4: handoff was removed: a system secret never reaches a process of the user; "
+		   "the broker (bearer-token broker, socket-activated by "
+		   "bearer-token-broker.socket) renews credentials = system profiles during a "
+		   "session (delete the line)");
+	load_fails(*state, "[profile p]\nvendor = unith\nhandoff = no\n",
+		   ":3: handoff was removed: a system secret never reaches a process of the user; "
+		   "the broker (bearer-token broker, socket-activated by "
+		   "bearer-token-broker.socket) renews credentials = system profiles during a "
+		   "session (delete the line)");
 }
 
 /* ---------------------------------------------------------------- file checks */
@@ -1299,6 +1327,7 @@ int main(void)
 		T(test_refresh_token_in_header),
 		T(test_error_client_auth_basic),
 		T(test_error_handoff),
+		T(test_broker_socket),
 		T(test_error_config_file),
 		T(test_error_config_owner),
 		T(test_error_presets),

@@ -1,6 +1,7 @@
 /*
- * test_proto.c - the two pipe protocols: what the module sends the helper,
- * and what bearer-token and its HTTP worker say to each other.
+ * test_proto.c - the protocols: the token stream of a login (pam-system ->
+ * module -> helper), what bearer-token and its HTTP worker say to each
+ * other, and what a client asks the broker.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,52 +19,120 @@ static void request_for(struct pb_buf *buf, const struct pb_creds *creds, const 
 	assert_int_equal(pb_proto_put_fetch_request(buf, "p", creds, refresh), 0);
 }
 
-static void test_secrets_stream(void **state)
+/* A token record and a result line, as pam-system writes them and the module reads them. */
+static void test_token_stream(void **state)
 {
-	static const char good[] = "secret p api_key 3\nabc\nsecret q key 0\n\nend\n";
-	struct pb_creds c = { 0 };
+	char token[] = "eyJ.abc", refresh[] = "never-sent";
+	struct pb_token tok = { .token = token, .obtained_at = 1795432424,
+				.has_expiry = true, .expires_at = 1795436024,
+				.refresh_token = refresh };
+	struct pb_buf buf = { 0 };
+	struct pb_record rec;
 	struct pb_err err;
+	size_t pos = 0;
 
 	(void)state;
-	assert_int_equal(pb_proto_read_secrets(good, sizeof(good) - 1, &c, &err), 0);
-	assert_string_equal(pb_creds_get(&c, "p", "api_key"), "abc");
-	assert_string_equal(pb_creds_get(&c, "q", "key"), "");
-	pb_creds_free(&c);
+	assert_int_equal(pb_proto_put_token(&buf, "sysvideo", &tok), 0);
+	tok.has_expiry = false;
+	assert_int_equal(pb_proto_put_token(&buf, "forever", &tok), 0);
+	assert_int_equal(pb_proto_put_result(&buf, "unith", PB_E_PERM, "unith: HTTP 401"), 0);
+	assert_int_equal(pb_proto_put_end(&buf), 0);
+	assert_null(strstr(buf.data, "never-sent"));   /* a refresh token never travels here */
+
+	assert_int_equal(pb_proto_next_record(buf.data, buf.len, &pos, &rec, &err), 1);
+	assert_int_equal(rec.kind, PB_REC_TOKEN);
+	assert_string_equal(rec.profile, "sysvideo");
+	assert_string_equal(rec.tok.token, "eyJ.abc");
+	assert_int_equal(rec.tok.obtained_at, 1795432424);
+	assert_true(rec.tok.has_expiry);
+	assert_int_equal(rec.tok.expires_at, 1795436024);
+	assert_null(rec.tok.refresh_token);
+	pb_record_free(&rec);
+	assert_int_equal(pb_proto_next_record(buf.data, buf.len, &pos, &rec, &err), 1);
+	assert_string_equal(rec.profile, "forever");
+	assert_false(rec.tok.has_expiry);
+	pb_record_free(&rec);
+	assert_int_equal(pb_proto_next_record(buf.data, buf.len, &pos, &rec, &err), 1);
+	assert_int_equal(rec.kind, PB_REC_RESULT);
+	assert_string_equal(rec.profile, "unith");
+	assert_int_equal(rec.code, PB_E_PERM);
+	assert_string_equal(rec.text, "unith: HTTP 401");
+	assert_int_equal(pb_proto_next_record(buf.data, buf.len, &pos, &rec, &err), 0);
+	pb_buf_wipe(&buf);
 }
 
-static void test_secrets_refused(void **state)
+static void test_token_stream_refused(void **state)
 {
 	static const char *const bad[] = {
-		"secret p api_key 3\nabc\n",                 /* no end */
-		"secret p api_key 4\nabc\nend\n",            /* length past the value */
-		"secret p api_key 2\nabc\nend\n",            /* no newline after the value */
-		"secret ../p api_key 3\nabc\nend\n",         /* not a name */
-		"secret p api_key -1\n\nend\n",
-		"secret p api_key 99999999\nabc\nend\n",     /* over the cap */
-		"refresh 3\nabc\nend\n",                     /* the module sends no refresh token */
-		"secret p api_key 3\nabc\nend\nend\n",       /* anything after end */
+		"token p 10 20 3\nabc\n",                 /* no end */
+		"token p 10 20 4\nabc\nend\n",            /* length past the value */
+		"token ../p 10 20 3\nabc\nend\n",         /* not a name */
+		"token p 10 20 3\na c\nend\n",            /* a space in the token */
+		"token p 10 20 0\n\nend\n",               /* empty */
+		"token p 20 10 3\nabc\nend\n",            /* expires before it was obtained */
+		"token p 0 10 3\nabc\nend\n",             /* obtained at the epoch */
+		"token p 10 999999999999 3\nabc\nend\n",  /* a lifetime past ten years */
+		"token p 10 20 3\nabc\nend\nend\n",      /* anything after end */
+		"secret p api_key 3\nabc\nend\n",         /* a secret never comes this way */
+		"refresh 3\nabc\nend\n",
+		"result p 9 beyond the codes\nend\n",
 		"end",
 		"",
 	};
+	struct pb_record rec;
 	struct pb_err err;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct pb_creds c = { 0 };
+		size_t pos = 0;
+		int r;
 
-		assert_int_equal(pb_proto_read_secrets(bad[i], strlen(bad[i]), &c, &err), -1);
+		while ((r = pb_proto_next_record(bad[i], strlen(bad[i]), &pos, &rec, &err)) == 1)
+			pb_record_free(&rec);
+		if (r != -1)
+			fail_msg("accepted: %s", bad[i]);
+		assert_null(rec.tok.token);
 		assert_int_equal(err.code, PB_E_INTERNAL);
-		assert_string_equal(err.msg, "malformed secrets from the PAM module");
-		pb_creds_free(&c);
 	}
-	{
-		/* a NUL inside a value */
-		static const char nul[] = "secret p k 3\na\0c\nend\n";
-		struct pb_creds c = { 0 };
+}
 
-		assert_int_equal(pb_proto_read_secrets(nul, sizeof(nul) - 1, &c, &err), -1);
-		pb_creds_free(&c);
-	}
+/* What a client asks the broker, and what the broker takes from it. */
+static void test_broker_request(void **state)
+{
+	static const char *const bad[] = {
+		"token - p 0",                  /* no newline */
+		"token - p 0\nping\n",          /* one request only */
+		"token -1 p 0\n",
+		"token 4294967295 p 0\n",        /* (uid_t)-1 */
+		"token - ../p 0\n",
+		"token - p -1\n",
+		"token - p 999999999999\n",      /* past ten years */
+		"token - p\n",
+		"token x p 0\n",
+		"secrets\n",
+		"\n",
+	};
+	struct pb_broker_request req;
+	struct pb_buf buf = { 0 };
+
+	(void)state;
+	assert_int_equal(pb_proto_put_broker_request(&buf, -1, "sysvideo", 300), 0);
+	assert_string_equal(buf.data, "token - sysvideo 300\n");
+	assert_int_equal(pb_proto_read_broker_request(buf.data, buf.len, &req), 0);
+	assert_false(req.ping);
+	assert_int_equal(req.uid, -1);
+	assert_string_equal(req.profile, "sysvideo");
+	assert_int_equal(req.min_valid, 300);
+	pb_buf_wipe(&buf);
+	assert_int_equal(pb_proto_put_broker_request(&buf, 1000, "p", 0), 0);
+	assert_int_equal(pb_proto_read_broker_request(buf.data, buf.len, &req), 0);
+	assert_int_equal(req.uid, 1000);
+	pb_buf_wipe(&buf);
+	assert_int_equal(pb_proto_read_broker_request("ping\n", 5, &req), 0);
+	assert_true(req.ping);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (pb_proto_read_broker_request(bad[i], strlen(bad[i]), &req) != -1)
+			fail_msg("accepted: %s", bad[i]);
 }
 
 /* Only the profile's own secrets go to the worker, with where they came from. */
@@ -127,7 +196,7 @@ static void test_request_refused(void **state)
 		assert_int_equal(pb_proto_read_fetch_request(bad[i], strlen(bad[i]), &c, &refresh,
 							     &err), -1);
 		assert_null(refresh);
-		assert_string_equal(err.msg, "malformed secrets from bearer-token");
+		assert_string_equal(err.msg, "malformed request from bearer-token");
 		pb_creds_free(&c);
 	}
 }
@@ -186,6 +255,15 @@ static void test_reply_error(void **state)
 	assert_string_equal(err.msg, sent.msg);
 	assert_null(got.token);
 	pb_buf_wipe(&buf);
+
+	/* a Retry-After past a day is a day, whatever the sender says */
+	assert_int_equal(pb_proto_read_fetch_reply("error 1 9000000000000 slow\n", 27, &got, &err),
+			 -1);
+	assert_int_equal(err.retry_after, PB_RETRY_AFTER_MAX);
+	assert_string_equal(err.msg, "slow");
+	/* named in the message: whoever sent a malformed reply */
+	assert_int_equal(pb_proto_read_reply("bogus\n", 6, "the broker", &got, &err), -1);
+	assert_string_equal(err.msg, "malformed reply from the broker");
 }
 
 static void test_reply_refused(void **state)
@@ -198,6 +276,9 @@ static void test_reply_refused(void **state)
 		"token 1 2 0 0\n\nend\n",                     /* empty token */
 		"token 1 2 0 3\nabc\nrefresh 1\nr\n",         /* no end after the refresh token */
 		"token 1 2 0 3\nabc\nend\njunk",
+		"token 0 2 0 3\nabc\nend\n",               /* obtained at the epoch */
+		"token 5 4 0 3\nabc\nend\n",               /* expires before that */
+		"token 1 999999999999 0 3\nabc\nend\n",    /* a lifetime past ten years */
 		"error 0 -1 ok is no error\n",
 		"error 7 -1 beyond the codes\n",
 		"error 1 -2 bad retry\n",
@@ -220,8 +301,9 @@ static void test_reply_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_secrets_stream),
-		cmocka_unit_test(test_secrets_refused),
+		cmocka_unit_test(test_token_stream),
+		cmocka_unit_test(test_token_stream_refused),
+		cmocka_unit_test(test_broker_request),
 		cmocka_unit_test(test_request_roundtrip),
 		cmocka_unit_test(test_request_refused),
 		cmocka_unit_test(test_reply_token),

@@ -663,7 +663,7 @@ static void test_bad_profile_names(void **state)
 		assert_int_equal(pb_store_read_meta(&f->st, bad[i], &m, &f->err), -1);
 		assert_int_equal(pb_store_read_token(&f->st, bad[i], &s, &f->err), -1);
 		assert_int_equal(pb_store_read_refresh(&f->st, bad[i], &s, &f->err), -1);
-		assert_int_equal(pb_store_save_error(&f->st, bad[i], "v", "Bearer", "x", 0,
+		assert_int_equal(pb_store_save_error(&f->st, bad[i], "v", "Bearer", "x", 0, NULL,
 						     &f->err), -1);
 		assert_int_equal(pb_store_expire(&f->st, bad[i], &f->err), -1);
 		assert_int_equal(pb_store_lock(&f->st, bad[i], 0, &lockfd, &f->err), -1);
@@ -856,7 +856,7 @@ static void test_symlinked_json_refused(void **state)
 	assert_int_equal(m.state, PB_STATE_NONE);
 	assert_int_equal(pb_store_save(&f->st, &t, &f->err), -1);
 	assert_err(&f->err, PB_E_STORE, "apivideo.json is a symlink");
-	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "down", 0,
+	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "down", 0, NULL,
 					     &f->err), -1);
 	assert_int_equal(pb_store_expire(&f->st, "apivideo", &f->err), -1);
 
@@ -1015,6 +1015,8 @@ static void test_corrupt_json(void **state)
 		"{\"state\": \"valid\", \"obtained_at\": \"yesterday\"}",
 		"{\"state\": \"valid\", \"expires_at\": 1795432424}",
 		"{\"state\": \"valid\", \"vendor\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+		/* what a Retry-After of 9e12 s once left behind (issue 11) */
+		"{\"state\": \"error\", \"next_attempt_at\": \"287225-04-11T10:53:20Z\"}",
 	};
 	struct fx *f = *state;
 	struct pb_store_token t = token(TOKEN_A, NULL, T0, 3600);
@@ -1023,7 +1025,7 @@ static void test_corrupt_json(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		put_file(f, "apivideo.json", bad[i], 0600);
 		memset(&m, 0x55, sizeof(m));
-		assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), -1);
+		assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), -2);
 		assert_err(&f->err, PB_E_STORE, "apivideo.json is corrupt");
 		assert_int_equal(m.state, PB_STATE_NONE);
 	}
@@ -1031,6 +1033,62 @@ static void test_corrupt_json(void **state)
 	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
 	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 0);
 	assert_int_equal(m.state, PB_STATE_VALID);
+	/* nor a failure: it is rewritten */
+	put_file(f, "apivideo.json", bad[0], 0600);
+	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "down", 0,
+					     NULL, &f->err), 0);
+	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 0);
+	assert_string_equal(m.last_error, "down");
+}
+
+/* No next_attempt_at past two days is ever written, whatever a caller computed. */
+static void test_save_error_clamps_next_attempt(void **state)
+{
+	struct fx *f = *state;
+	struct pb_meta m;
+	time_t now = time(NULL);
+
+	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "429",
+					     (time_t)9000000000000LL, NULL, &f->err), 0);
+	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 0);
+	assert_true(m.next_attempt_at >= now + 2 * 86400 && m.next_attempt_at <= now + 2 * 86400 + 5);
+	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "429",
+					     (time_t)-5, NULL, &f->err), 0);
+	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 0);
+	assert_int_equal(m.next_attempt_at, 0);
+}
+
+/* A system profile: renewal is said in .json, and its old refresh token goes. */
+static void test_save_system_profile(void **state)
+{
+	struct fx *f = *state;
+	struct pb_store_token t = token(TOKEN_A, "rt-from-an-old-hand-off", T0, 3600);
+	struct pb_meta m;
+	char *rt = NULL;
+
+	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
+	assert_int_equal(pb_store_read_refresh(&f->st, "apivideo", &rt, &f->err), 0);
+	pb_wipe_free(rt);
+	t = token(TOKEN_B, NULL, T0 + 10, 3600);
+	t.forget_refresh = true;
+	t.renewal = "broker";
+	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
+	assert_int_equal(pb_store_read_refresh(&f->st, "apivideo", &rt, &f->err), 1);
+	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 0);
+	assert_string_equal(m.renewal, "broker");
+	/* a failure keeps it, unless told otherwise */
+	assert_int_equal(pb_store_save_error(&f->st, "apivideo", NULL, NULL, "x", 0, NULL,
+					     &f->err), 0);
+	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 0);
+	assert_string_equal(m.renewal, "broker");
+	assert_int_equal(pb_store_save_error(&f->st, "apivideo", NULL, NULL, "x", 0, "next login",
+					     &f->err), 0);
+	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 0);
+	assert_string_equal(m.renewal, "next login");
+	/* and forget removes every file of it but the lock */
+	assert_int_equal(pb_store_forget(&f->st, "apivideo", &f->err), 0);
+	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 1);
+	assert_int_equal(pb_store_read_token(&f->st, "apivideo", &rt, &f->err), 1);
 }
 
 static void test_read_meta_tolerant(void **state)
@@ -1146,7 +1204,7 @@ static void test_save_error_keeps_valid_token(void **state)
 	}
 	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "other-vendor", "Token",
 					     "HTTP 503 from https://ws.api.video/auth/refresh",
-					     now + 60, &f->err), 0);
+					     now + 60, NULL, &f->err), 0);
 	for (int i = 0; i < 3; i++) {
 		char *after = slurp(f, files[i], NULL);
 
@@ -1194,7 +1252,7 @@ static void test_save_error_after_expiry(void **state)
 	struct pb_meta m;
 
 	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
-	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "down", 0,
+	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "down", 0, NULL,
 					     &f->err), 0);
 	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 0);
 	assert_int_equal(m.state, PB_STATE_ERROR);
@@ -1204,14 +1262,14 @@ static void test_save_error_after_expiry(void **state)
 	/* a token that never expires stays valid through failures */
 	forever.obtained_at = now;
 	assert_int_equal(pb_store_save(&f->st, &forever, &f->err), 0);
-	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "down", 0,
+	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "down", 0, NULL,
 					     &f->err), 0);
 	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 0);
 	assert_int_equal(m.state, PB_STATE_VALID);
 
 	/* ... unless its file is gone */
 	assert_int_equal(unlinkat(f->st.dirfd, "apivideo.token", 0), 0);
-	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "down", 0,
+	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "down", 0, NULL,
 					     &f->err), 0);
 	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 0);
 	assert_int_equal(m.state, PB_STATE_ERROR);
@@ -1226,7 +1284,7 @@ static void test_save_error_first_attempt(void **state)
 	int dot;
 
 	assert_int_equal(pb_store_save_error(&f->st, "unith", "unith", "Bearer",
-					     "vendor said:\nline two\r", 0, &f->err), 0);
+					     "vendor said:\nline two\r", 0, NULL, &f->err), 0);
 	assert_int_equal(count_entries(f, &dot), 1);    /* only the .json */
 	o = json_file(f, "unith.json");
 	assert_string_equal(member(o, "profile"), "unith");
@@ -1243,13 +1301,13 @@ static void test_save_error_first_attempt(void **state)
 	memset(longmsg, 'x', sizeof(longmsg));
 	memcpy(longmsg + 510, "\xc3\xa9", 2);
 	longmsg[sizeof(longmsg) - 1] = '\0';
-	assert_int_equal(pb_store_save_error(&f->st, "unith", NULL, NULL, longmsg, 0, &f->err), 0);
+	assert_int_equal(pb_store_save_error(&f->st, "unith", NULL, NULL, longmsg, 0, NULL, &f->err), 0);
 	assert_int_equal(pb_store_read_meta(&f->st, "unith", &m, &f->err), 0);
 	assert_int_equal(strlen(m.last_error), 510);
 	assert_string_equal(m.vendor, "unith");
 
 	/* no vendor known: null, not a made-up one */
-	assert_int_equal(pb_store_save_error(&f->st, "other", NULL, NULL, "x", 0, &f->err), 0);
+	assert_int_equal(pb_store_save_error(&f->st, "other", NULL, NULL, "x", 0, NULL, &f->err), 0);
 	o = json_file(f, "other.json");
 	assert_string_equal(member(o, "vendor"), "null");
 	json_object_put(o);
@@ -1264,7 +1322,7 @@ static void test_expire(void **state)
 	char *s = NULL;
 
 	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
-	assert_int_equal(pb_store_save_error(&f->st, "apivideo", NULL, NULL, "HTTP 500", now + 30,
+	assert_int_equal(pb_store_save_error(&f->st, "apivideo", NULL, NULL, "HTTP 500", now + 30, NULL,
 					     &f->err), 0);
 	assert_int_equal(pb_store_expire(&f->st, "apivideo", &f->err), 0);
 	assert_false(exists(f, "apivideo.token"));
@@ -1405,6 +1463,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_foreign_owned_file, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_not_regular_files, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_too_large, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_save_error_clamps_next_attempt, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_save_system_profile, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_json, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_read_meta_tolerant, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_state_file, setup_open, teardown),

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -381,6 +382,43 @@ static void test_small_helpers(void **state)
 	pb_wipe_free(NULL);
 }
 
+/* Numbers from a vendor: clamped; sums of times: saturating, never wrapping. */
+static void test_clamp_and_saturate(void **state)
+{
+	(void)state;
+	assert_int_equal(pb_clamp_retry_after(-1), -1);
+	assert_int_equal(pb_clamp_retry_after(0), 0);
+	assert_int_equal(pb_clamp_retry_after(30), 30);
+	assert_int_equal(pb_clamp_retry_after(86400), 86400);
+	assert_int_equal(pb_clamp_retry_after(9000000000000LL), PB_RETRY_AFTER_MAX);
+	assert_int_equal(pb_clamp_retry_after(9223372036854775LL), PB_RETRY_AFTER_MAX);
+	assert_int_equal(pb_add_sat(1, 2), 3);
+	assert_true(pb_add_sat(LLONG_MAX - 1, 5) == LLONG_MAX);
+	assert_true(pb_add_sat(1795432424000LL, 9223372036854775LL * 1000) == LLONG_MAX);
+	assert_true(pb_add_sat(LLONG_MIN + 1, -5) == LLONG_MIN);
+	assert_true(pb_add_sat(-3, 1) == -2);
+}
+
+/* Every group of a user, however many: the same lookup for the module and the CLI. */
+static void test_user_groups(void **state)
+{
+	struct pb_err err;
+	gid_t *gids = NULL;
+	size_t n = 0;
+
+	(void)state;
+	pb_err_clear(&err);
+	assert_int_equal(pb_user_groups("root", 0, &gids, &n, &err), 0);
+	assert_true(n >= 1);
+	assert_int_equal(gids[0], 0);
+	free(gids);
+	/* an unknown user still has the primary group it was given */
+	assert_int_equal(pb_user_groups("no-such-user-pb", 4321, &gids, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(gids[0], 4321);
+	free(gids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +439,8 @@ int main(void)
 		cmocka_unit_test(test_valid_name),
 		cmocka_unit_test(test_fail_scrubs),
 		cmocka_unit_test(test_small_helpers),
+		cmocka_unit_test(test_clamp_and_saturate),
+		cmocka_unit_test(test_user_groups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
