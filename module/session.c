@@ -396,8 +396,12 @@ static void pass_tokens(struct session *s)
 	pb_err_clear(&err);
 	while ((more = pb_proto_next_record(r->system.output.data != NULL ? r->system.output.data
 					    : "", r->system.output.len, &pos, &rec, &err)) > 0) {
-		if (rec.kind == PB_REC_RESULT)
-			count(r, judge_one(s, rec.profile, rec.code, rec.text));
+		if (rec.kind == PB_REC_RESULT) {
+			int code = judge_one(s, rec.profile, rec.code, rec.text);
+
+			/* the system store is the admin's: a missing or bad file is theirs to fix */
+			count(r, code == PB_E_CONFIG ? PB_E_INTERNAL : code);
+		}
 		else if (pb_proto_put_token(&tokens, rec.profile, &rec.tok) < 0)
 			count(r, PB_E_INTERNAL);
 		pb_record_free(&rec);
