@@ -1,16 +1,19 @@
 /*
- * fuzz_proto.c - libFuzzer target for the pipe protocols (lib/proto.c):
- * every reader and parser in proto.h.
+ * fuzz_proto.c - libFuzzer target for the pipe and socket protocols
+ * (lib/proto.c): every reader and parser in proto.h.
  *
  * Byte 0 picks the reader; the rest is the message, handed over in a
  * buffer of exactly its length so a read past the end is caught:
- *   0  pb_proto_read_secrets        (PAM module -> bearer-token)
+ *   0  pb_proto_next_record         (a login's token stream: pam-system ->
+ *                                     module -> pam-session)
  *   1  pb_proto_read_fetch_request  (bearer-token -> bearer-fetch)
- *   2  pb_proto_read_fetch_reply    (bearer-fetch -> bearer-token)
+ *   2  pb_proto_read_fetch_reply    (bearer-fetch -> bearer-token, and the broker's reply)
  *   3  pb_proto_parse_result        (bearer-token -> PAM module, one line)
+ *   4  pb_proto_read_broker_request (a client -> the broker)
  * Invariants: what a reader accepts, the matching writer writes back into
  * a message the reader reads as the same thing; an accepted token passes
- * pb_token_check; a failure is one line with an error class.
+ * pb_token_check and has times in range; a failure is one line with an
+ * error class.
  */
 #include "fuzz.h"
 #include "proto.h"
@@ -35,28 +38,65 @@ static void check_err(const struct pb_err *err)
 	FUZZ_CHECK(strchr(err->msg, '\n') == NULL);
 }
 
-static void fuzz_secrets(const char *msg, size_t len)
+/* The token stream: every record read is written back the same; a token is one we would store. */
+static void fuzz_records(const char *msg, size_t len)
 {
-	struct pb_creds creds = { 0 }, again = { 0 };
 	struct pb_buf out = { 0 };
+	struct pb_record rec, again;
 	struct pb_err err;
+	size_t pos = 0, pos2;
+	int r;
 
 	pb_err_clear(&err);
-	if (pb_proto_read_secrets(msg, len, &creds, &err) < 0) {
+	while ((r = pb_proto_next_record(msg, len, &pos, &rec, &err)) == 1) {
+		FUZZ_CHECK(pos <= len && pb_valid_name(rec.profile));
+		pb_buf_wipe(&out);
+		if (rec.kind == PB_REC_TOKEN) {
+			FUZZ_CHECK(rec.tok.token != NULL && pb_token_check(rec.tok.token, NULL) == 0);
+			FUZZ_CHECK(rec.tok.refresh_token == NULL);
+			FUZZ_CHECK(rec.tok.obtained_at > 0);
+			FUZZ_CHECK(!rec.tok.has_expiry || rec.tok.expires_at > rec.tok.obtained_at);
+			FUZZ_CHECK(pb_proto_put_token(&out, rec.profile, &rec.tok) == 0);
+		} else {
+			FUZZ_CHECK(rec.code >= PB_OK && rec.code <= PB_E_INTERNAL);
+			FUZZ_CHECK(pb_proto_put_result(&out, rec.profile, rec.code, rec.text) == 0);
+		}
+		pos2 = 0;
+		FUZZ_CHECK(pb_proto_next_record(out.data, out.len, &pos2, &again, &err) == 1);
+		FUZZ_CHECK(pos2 == out.len && again.kind == rec.kind);
+		FUZZ_CHECK(strcmp(again.profile, rec.profile) == 0);
+		FUZZ_CHECK(rec.kind != PB_REC_TOKEN ||
+			   (strcmp(again.tok.token, rec.tok.token) == 0 &&
+			    again.tok.obtained_at == rec.tok.obtained_at &&
+			    again.tok.has_expiry == rec.tok.has_expiry &&
+			    again.tok.expires_at == rec.tok.expires_at));
+		pb_record_free(&again);
+		pb_record_free(&rec);
+	}
+	if (r < 0)
 		check_err(&err);
-		goto done;
+	else
+		FUZZ_CHECK(pos + 4 == len && memcmp(msg + pos, "end\n", 4) == 0);
+	pb_buf_wipe(&out);
+}
+
+/* A broker request: what is accepted is written back as the same request. */
+static void fuzz_broker_request(const char *msg, size_t len)
+{
+	struct pb_broker_request req, again;
+	struct pb_buf out = { 0 };
+
+	if (pb_proto_read_broker_request(msg, len, &req) < 0)
+		return;
+	if (req.ping) {
+		FUZZ_CHECK(len == 5 && memcmp(msg, "ping\n", 5) == 0);
+		return;
 	}
-	for (size_t i = 0; i < creds.n; i++) {
-		FUZZ_CHECK(pb_valid_name(creds.v[i].profile) && pb_valid_name(creds.v[i].field));
-		FUZZ_CHECK(pb_proto_put_secret(&out, creds.v[i].profile, creds.v[i].field,
-					       creds.v[i].value) == 0);
-	}
-	FUZZ_CHECK(pb_proto_put_end(&out) == 0);
-	FUZZ_CHECK(pb_proto_read_secrets(out.data, out.len, &again, &err) == 0);
-	FUZZ_CHECK(same_creds(&creds, &again));
-done:
-	pb_creds_free(&creds);
-	pb_creds_free(&again);
+	FUZZ_CHECK(pb_valid_name(req.profile) && req.min_valid >= 0 && req.uid >= -1);
+	FUZZ_CHECK(pb_proto_put_broker_request(&out, req.uid, req.profile, req.min_valid) == 0);
+	FUZZ_CHECK(pb_proto_read_broker_request(out.data, out.len, &again) == 0);
+	FUZZ_CHECK(!again.ping && again.uid == req.uid && again.min_valid == req.min_valid &&
+		   strcmp(again.profile, req.profile) == 0);
 	pb_buf_wipe(&out);
 }
 
@@ -162,11 +202,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((msg = malloc(size - 1 ? size - 1 : 1)) == NULL)
 		return 0;
 	memcpy(msg, data + 1, size - 1);
-	switch (data[0] % 4) {
-	case 0: fuzz_secrets(msg, size - 1); break;
+	switch (data[0] % 5) {
+	case 0: fuzz_records(msg, size - 1); break;
 	case 1: fuzz_request(msg, size - 1); break;
 	case 2: fuzz_reply(msg, size - 1); break;
-	default: fuzz_result(msg, size - 1); break;
+	case 3: fuzz_result(msg, size - 1); break;
+	default: fuzz_broker_request(msg, size - 1); break;
 	}
 	free(msg);
 	return 0;

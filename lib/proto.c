@@ -384,7 +384,7 @@ int pb_proto_read_broker_request(const char *data, size_t len, struct pb_broker_
 	memset(req, 0, sizeof(*req));
 	if (c.pos != len)
 		return -1;          /* one line, nothing after it */
-	if (words == 1 && strcmp(word[0], "ping") == 0) {
+	if (len == 5 && memcmp(data, "ping\n", 5) == 0) {
 		req->ping = true;
 		return 0;
 	}
