@@ -285,7 +285,7 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 	if (cli_load_config(c, &err) < 0 || (p = find_profile(c, argv[optind], &err)) == NULL ||
 	    cli_open_store(c, &err) < 0)
 		return cli_report(&err);
-	/* renewing is the refresher's job when one runs: it may hold hand-off secrets */
+	/* renewing is the refresher's job when one runs: two renewals never race */
 	rc = pb_token_good(&c->ctx, p, min_valid) ? 1
 		: cli_ask_daemon(c, "get", p->name, min_valid, &err);
 	if (rc == 0 && err.code != PB_OK)
