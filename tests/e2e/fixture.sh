@@ -314,3 +314,85 @@ check_refresher_gone() {
 		fail "a refresher still runs 5 s after $1: $(refresher_pids "$E2E_UID")"
 	fi
 }
+
+# ------------------------------------------------------------- sshd
+# The system's sshd, run through a link named $SERVICE (OpenSSH takes its
+# PAM service name from its program name, so it reads /etc/pam.d/$SERVICE
+# and the machine's sshd is left alone), on a spare port of 127.0.0.1,
+# with its own config and host key, UsePAM yes. ($E2E_SSHD: the binary.)
+: "${E2E_SSHD:=/usr/sbin/sshd}"
+
+# e2e_sshd_keys : host and client keys, the client's in the user's
+# authorized_keys, and sshd's privilege separation dir
+e2e_sshd_keys() {
+	mkdir -m 0700 "$T/ssh"
+	ssh-keygen -q -t ed25519 -N '' -C e2e-host -f "$T/ssh/host_key" || fail "ssh-keygen (host)"
+	ssh-keygen -q -t ed25519 -N '' -C e2e-client -f "$T/ssh/id" || fail "ssh-keygen (client)"
+	install -d -m 0700 -o "$E2E_UID" -g "$E2E_GID" "$E2E_HOME/.ssh"
+	install -m 0600 -o "$E2E_UID" -g "$E2E_GID" "$T/ssh/id.pub" "$E2E_HOME/.ssh/authorized_keys"
+
+	# sshd's privilege separation dir (Debian's init script or unit makes it)
+	if [ ! -d /run/sshd ]; then
+		mkdir -m 0755 /run/sshd
+		E2E_RUNDIRS="$E2E_RUNDIRS /run/sshd"
+	fi
+}
+
+# free_port : a TCP port of 127.0.0.1 that nobody listens on right now
+free_port() {
+	"$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_sshd : sshd on a spare port (SSHD_PORT), its pid recorded
+start_sshd() {
+	local try i
+	ln -s "$E2E_SSHD" "$T/$SERVICE"
+	for try in 1 2 3; do
+		SSHD_PORT=$(free_port)
+		cat >"$T/ssh/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $SSHD_PORT
+HostKey $T/ssh/host_key
+PidFile $T/ssh/sshd.pid
+UsePAM yes
+AuthenticationMethods publickey
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+AllowUsers $E2E_USER
+StrictModes yes
+UseDNS no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+AllowTcpForwarding no
+LogLevel VERBOSE
+EOF
+		"$T/$SERVICE" -t -f "$T/ssh/sshd_config" || fail "sshd -t rejects the test config"
+		"$T/$SERVICE" -D -f "$T/ssh/sshd_config" -E "$T/ssh/sshd.log" &
+		SSHD_PID=$!
+		E2E_PIDS="$E2E_PIDS $SSHD_PID"
+		for ((i = 0; i < 50; i++)); do
+			grep -q "Server listening on 127.0.0.1 port $SSHD_PORT" "$T/ssh/sshd.log" 2>/dev/null && break
+			kill -0 "$SSHD_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$SSHD_PID" 2>/dev/null; then
+			ok "sshd as $SERVICE on 127.0.0.1:$SSHD_PORT (PAM service $SERVICE)"
+			return 0
+		fi
+		wait "$SSHD_PID"
+	done
+	sed 's/^/  sshd: /' "$T/ssh/sshd.log"
+	fail "sshd did not start"
+}
+
+# ssh_user CMD : run CMD over ssh as the test user, key only, no prompt
+ssh_user() {
+	ssh -F /dev/null -T -p "$SSHD_PORT" -i "$T/ssh/id" -o IdentitiesOnly=yes \
+		-o BatchMode=yes -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile="$T/ssh/known_hosts" -o LogLevel=ERROR \
+		"$E2E_USER@127.0.0.1" "$1"
+}
+

@@ -10,7 +10,8 @@
 E2E_TESTS = \
 	tests/e2e/sshd.sh \
 	tests/e2e/su.sh \
-	tests/e2e/pamtester.sh
+	tests/e2e/pamtester.sh \
+	tests/e2e/broker.sh
 
 # the automake harness (.sh.log rules), on these scripts only, with a log
 # of its own; nothing is built (check-TESTS would build every check
