@@ -202,11 +202,21 @@ static void one_record(const struct pb_config *cfg, const struct pb_system_user 
 	struct pb_token tok;
 	struct pb_err err;
 
+	size_t n = strlen(profile);
+	char text[sizeof(err.msg) + 80];
+	bool named;
+
 	pb_err_clear(&err);
 	if (pb_system_token(cfg, u, profile, 0, deadline, &tok, &err) < 0 ||
-	    pb_proto_put_token(out, profile, &tok) < 0)
-		pb_proto_put_result(out, profile, err.code != PB_OK ? err.code : PB_E_INTERNAL,
-				    err.code != PB_OK ? err.msg : "out of memory");
+	    pb_proto_put_token(out, profile, &tok) < 0) {
+		if (err.code == PB_OK)
+			pb_fail(&err, PB_E_INTERNAL, "out of memory");
+		/* every failure names its profile, as the vendor engine's do */
+		named = strncmp(err.msg, profile, n) == 0 && err.msg[n] == ':';
+		snprintf(text, sizeof(text), "%s%s%s", named ? "" : profile, named ? "" : ": ",
+			 err.msg);
+		pb_proto_put_result(out, profile, err.code, text);
+	}
 	pb_token_free(&tok);
 }
 

@@ -963,7 +963,14 @@ static void test_system_secret(void **state)
 		}
 	}
 	sess_end(&s, true);
+
+	/* no file in the admin store: the admin's error, PAM_SESSION_ERR, the file named */
 	unlink(store);
+	tok_path(where, sizeof(where), "sysvideo", "token");
+	unlink(where);
+	sess_open(&s, "pb_sys", "alice", PAM_SESSION_ERR);
+	assert_log_has(s.log, "sysvideo", "credentials.d/alice");
+	sess_end(&s, false);
 }
 
 /*
