@@ -307,7 +307,8 @@ static int prepare_state_dir(struct session *s)
 	}
 	snprintf(parent, sizeof(parent), "%s", dir);
 	*strrchr(parent, '/') = '\0';
-	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+	/* (chmod: the host's umask, pam_umask's 077 say, must not make it unreachable) */
+	if (mkdir(parent, 0755) == 0 ? chmod(parent, 0755) < 0 : errno != EEXIST)
 		goto fail;
 	if (lstat(parent, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & 022)) {
