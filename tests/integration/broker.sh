@@ -137,10 +137,12 @@ def one(sock, req, timeout=10):
     finally:
         s.close()
 
-def ask(sock, req, n="1"):
-    """Send req (\\n added) n times, one connection each; say what came back."""
+def ask(sock, req, n="1", gap_ms="0"):
+    """Send req (\\n added) n times, one connection each, gap_ms apart; say what came back."""
     counts, tokens, first, t0 = {"token": 0, "error": 0, "none": 0}, set(), None, time.time()
-    for _ in range(int(n)):
+    for i in range(int(n)):
+        if i > 0:
+            time.sleep(int(gap_ms) / 1000.0)
         r = one(sock, req + "\n")
         if r is None:
             counts["none"] += 1
@@ -177,9 +179,9 @@ as() {
 	if [ "$ROOT" = 1 ]; then setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"; else "$@"; fi
 }
 client() { as "$1" "$PYTHON3" "$T/client.py" "${@:2}"; }
-# ask UID REQUEST [N] : sets R (the summary), FIRST (the first reply line), TOK
+# ask UID REQUEST [N [GAP_MS]] : sets R (the summary), FIRST (the first reply line), TOK
 ask() {
-	R=$(client "$1" ask "$SOCK" "$2" "${3:-1}")
+	R=$(client "$1" ask "$SOCK" "$2" "${3:-1}" "${4:-0}")
 	FIRST=$(sed -n 's/^first //p' <<<"$R")
 	TOK=$(sed -n 's/^tok //p' <<<"$R")
 	R=$(head -1 <<<"$R")
@@ -240,21 +242,29 @@ if [ "$ROOT" = 1 ]; then
 	echo "# (3) 1,000 requests from one user"
 	n0=$(mock_total)
 	ask "$AU" "token - sysunith 999999" 1000
-	echo "# alice, 1,000 x 'token - sysunith 999999': $R"
-	assert_eq "$(mock_total)" "$n0" "a cached token younger than its min age: not one vendor request"
-	read -r _ answered _ errors _ refused _ distinct _ <<<"$R"
-	[ "$((answered + refused))" -eq 1000 ] && [ "$errors" -eq 0 ] ||
+	echo "# alice, 1,000 x 'token - sysunith 999999' back to back: $R"
+	assert_eq "$(mock_total)" "$n0" "not one vendor request: a cached token younger than its min age"
+	read -r _ answered _ errors _ refused _ distinct _ ms <<<"$R"
+	[ "$((answered + refused))" -eq 1000 ] && [ "$errors" -eq 0 ] && [ "$distinct" -eq 1 ] ||
 		fail "1,000 requests: $R"
-	ok "every request answered with the cached token ($answered) or turned away ($refused)"
-	[ "$refused" -gt 0 ] || fail "1,000 requests in a row and none turned away: no rate limit"
-	ok "the rate limit turned $refused away"
+	ok "each answered with the one cached token ($answered) or turned away ($refused)"
+	[ "$answered" -le $((30 + 10 * (ms + 999) / 1000 + 1)) ] ||
+		fail "$answered answered in $ms ms: more than the bucket (30, then 10 a second) allows"
+	ok "the rate limit let $answered through in $ms ms (30 at once, then 10 a second)"
+	sleep 3         # the bucket fills again
+	ask "$AU" "token - sysunith 999999" 40 120
+	echo "# alice, 40 x the same, 120 ms apart: $R"
+	assert_eq "${R%% ms *}" "token 40 error 0 none 0 distinct 1" \
+		"at 8 a second every request is answered, with the one cached token"
+	assert_eq "$(mock_total)" "$n0" "and still not one vendor request"
 	# a vendor that fails: the failure floor
 	rm -f "$STATE/$AU"/sysvideo.*
 	mock_fault /auth/api-key 503
 	n0=$(mock_count /auth/api-key) t0=$(now_ms)
-	ask "$AU" "token - sysvideo 0" 1000
+	ask "$AU" "token - sysvideo 0" 40 120
 	n1=$(mock_count /auth/api-key) ms=$(($(now_ms) - t0))
-	echo "# alice, 1,000 x 'token - sysvideo 0' to a vendor answering 503, $ms ms: $R; the vendor saw $((n1 - n0))"
+	echo "# alice, 40 x 'token - sysvideo 0' to a vendor answering 503, 120 ms apart, $ms ms: $R; the vendor saw $((n1 - n0))"
+	assert_eq "${R%% ms *}" "token 0 error 40 none 0 distinct 0" "every request answered, with an error"
 	[ $((n1 - n0)) -ge 1 ] || fail "the vendor was never asked"
 	[ $((n1 - n0)) -le $((1 + ms / 10000)) ] ||
 		fail "the vendor got $((n1 - n0)) requests in $ms ms: more than one per 10-s floor"
