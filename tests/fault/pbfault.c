@@ -6,6 +6,9 @@
  *   PB_FAULT_ENOSPC_DIR=DIR   every write to a file under DIR fails with
  *                             ENOSPC, as on a full tmpfs (the file itself
  *                             can still be created, as there).
+ *   PB_FAULT_ENOSPC_WHEN=FILE with the above: only while FILE exists, so a
+ *                             test can fill the disk under a running
+ *                             refresher, and empty it again.
  *   PB_FAULT_FOREIGN=PATH     fstat()/fstatat()/stat() of PATH report it
  *                             owned by another uid (0, or 65534 for root),
  *                             as if someone else had chowned it.
@@ -50,13 +53,15 @@ static int fd_path(int fd, char *out, size_t len)
 /* Is fd a regular file somewhere under $PB_FAULT_ENOSPC_DIR? */
 static int full_disk(int fd)
 {
-	const char *dir = getenv("PB_FAULT_ENOSPC_DIR");
+	const char *dir = getenv("PB_FAULT_ENOSPC_DIR"), *when = getenv("PB_FAULT_ENOSPC_WHEN");
 	char path[PATH_MAX];
 	size_t n;
 	struct stat sb;
 	int (*real_fstat)(int, struct stat *) = (int (*)(int, struct stat *))next_sym("fstat");
 
 	if (dir == NULL || dir[0] == '\0' || fd_path(fd, path, sizeof(path)) < 0)
+		return 0;
+	if (when != NULL && when[0] != '\0' && access(when, F_OK) < 0)
 		return 0;
 	n = strlen(dir);
 	if (strncmp(path, dir, n) != 0 || path[n] != '/')
