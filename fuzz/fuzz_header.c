@@ -85,8 +85,8 @@ static void check_saved(const struct pb_token *tok, const char *scheme)
 {
 	struct pb_store_token t = {
 		.profile = "p", .vendor = "fuzzvendor", .scheme = scheme, .token = tok->token,
-		.refresh_token = tok->refresh_token, .obtained_at = tok->obtained_at,
-		.has_expiry = tok->has_expiry, .expires_at = tok->expires_at,
+		.refresh_token = tok->refresh_token, .obtained_ms = tok->obtained_ms,
+		.has_expiry = tok->has_expiry, .expires_ms = tok->expires_ms,
 	};
 	struct pb_buf header = { 0 }, want = { 0 };
 	struct pb_meta m;
@@ -113,7 +113,7 @@ static void check_saved(const struct pb_token *tok, const char *scheme)
 	FUZZ_CHECK(pb_store_read_meta(&store, "p", &m, &err) == 0);
 	FUZZ_CHECK(m.state == PB_STATE_VALID && strcmp(m.scheme, scheme) == 0);
 	FUZZ_CHECK(m.has_expiry == tok->has_expiry);
-	FUZZ_CHECK(!m.has_expiry || m.expires_at == tok->expires_at);
+	FUZZ_CHECK(!m.has_expiry || m.expires_ms == tok->expires_ms);
 	pb_wipe_free(back);
 	pb_buf_wipe(&header);
 	pb_buf_wipe(&want);
@@ -232,10 +232,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(tok.token != NULL && clean_token(tok.token));
 		FUZZ_CHECK(pb_token_check(tok.token, NULL) == 0);
 		FUZZ_CHECK(static_vendor || (fake_answer.status >= 200 && fake_answer.status < 300));
-		FUZZ_CHECK(tok.obtained_at >= before);
+		FUZZ_CHECK(tok.obtained_ms >= before * 1000LL);
 		if (!static_vendor && tok.has_expiry)
-			FUZZ_CHECK(tok.expires_at > before &&
-				   tok.expires_at <= time(NULL) + PB_MAX_LIFETIME);
+			FUZZ_CHECK(tok.expires_ms > before * 1000LL &&
+				   tok.expires_ms <= (time(NULL) + PB_MAX_LIFETIME) * 1000LL);
 		check_saved(&tok, scheme);
 		pb_token_free(&tok);
 	} else {

@@ -54,8 +54,8 @@ static void fuzz_records(const char *msg, size_t len)
 		if (rec.kind == PB_REC_TOKEN) {
 			FUZZ_CHECK(rec.tok.token != NULL && pb_token_check(rec.tok.token, NULL) == 0);
 			FUZZ_CHECK(rec.tok.refresh_token == NULL);
-			FUZZ_CHECK(rec.tok.obtained_at > 0);
-			FUZZ_CHECK(!rec.tok.has_expiry || rec.tok.expires_at > rec.tok.obtained_at);
+			FUZZ_CHECK(rec.tok.obtained_ms > 0);
+			FUZZ_CHECK(!rec.tok.has_expiry || rec.tok.expires_ms > rec.tok.obtained_ms);
 			FUZZ_CHECK(pb_proto_put_token(&out, rec.profile, &rec.tok) == 0);
 		} else {
 			FUZZ_CHECK(rec.code >= PB_OK && rec.code <= PB_E_INTERNAL);
@@ -67,9 +67,9 @@ static void fuzz_records(const char *msg, size_t len)
 		FUZZ_CHECK(strcmp(again.profile, rec.profile) == 0);
 		FUZZ_CHECK(rec.kind != PB_REC_TOKEN ||
 			   (strcmp(again.tok.token, rec.tok.token) == 0 &&
-			    again.tok.obtained_at == rec.tok.obtained_at &&
+			    again.tok.obtained_ms == rec.tok.obtained_ms &&
 			    again.tok.has_expiry == rec.tok.has_expiry &&
-			    again.tok.expires_at == rec.tok.expires_at));
+			    again.tok.expires_ms == rec.tok.expires_ms));
 		pb_record_free(&again);
 		pb_record_free(&rec);
 	}
@@ -158,8 +158,8 @@ static void fuzz_reply(const char *msg, size_t len)
 	FUZZ_CHECK(strcmp(again.token, tok.token) == 0);
 	FUZZ_CHECK((again.refresh_token == NULL) == (tok.refresh_token == NULL));
 	FUZZ_CHECK(tok.refresh_token == NULL || strcmp(again.refresh_token, tok.refresh_token) == 0);
-	FUZZ_CHECK(again.obtained_at == tok.obtained_at && again.has_expiry == tok.has_expiry &&
-		   again.expires_at == tok.expires_at && again.refreshed == tok.refreshed);
+	FUZZ_CHECK(again.obtained_ms == tok.obtained_ms && again.has_expiry == tok.has_expiry &&
+		   again.expires_ms == tok.expires_ms && again.refreshed == tok.refreshed);
 	pb_token_free(&again);
 	pb_token_free(&tok);
 done:

@@ -320,13 +320,14 @@ static enum pb_state effective_state(const struct pb_meta *m, time_t now)
 	return m->state;
 }
 
-static struct json_object *json_time(time_t t, bool present)
+/* An RFC 3339 time, to the millisecond as P.json has it; NULL (null) when !present. */
+static struct json_object *json_time(long long ms, bool present)
 {
 	char buf[32];
 
 	if (!present)
 		return NULL;
-	pb_time_format(t, buf);
+	pb_time_format_ms(ms, buf);
 	return json_object_new_string(buf);
 }
 
@@ -379,14 +380,14 @@ static struct json_object *status_json(const struct pb_profile *p, const struct 
 	json_object_object_add(o, "renewal", json_object_new_string(renewal));
 	json_object_object_add(o, "state", json_object_new_string(
 		pb_state_name(effective_state(m, now))));
-	json_object_object_add(o, "obtained_at", json_time(m->obtained_at, m->obtained_at != 0));
-	json_object_object_add(o, "expires_at", json_time(m->expires_at,
-		m->obtained_at != 0 && m->has_expiry));
+	json_object_object_add(o, "obtained_at", json_time(m->obtained_ms, m->obtained_ms != 0));
+	json_object_object_add(o, "expires_at", json_time(m->expires_ms,
+		m->obtained_ms != 0 && m->has_expiry));
 	json_object_object_add(o, "last_error", m->last_error[0] != '\0'
 		? json_object_new_string(m->last_error) : NULL);
-	json_object_object_add(o, "next_attempt_at", json_time(m->next_attempt_at,
+	json_object_object_add(o, "next_attempt_at", json_time(m->next_attempt_at * 1000LL,
 		m->next_attempt_at != 0));
-	json_object_object_add(o, "next_refresh_at", json_time(next, next > 0));
+	json_object_object_add(o, "next_refresh_at", json_time(next * 1000LL, next > 0));
 	return o;
 }
 

@@ -108,13 +108,13 @@ static int ask_broker(struct pb_ctx *ctx, const struct pb_profile *p, const stru
 		      long min_valid, struct pb_token *tok, struct pb_err *err)
 {
 	struct pb_buf req = { 0 }, reply = { 0 };
-	time_t now = pb_now();
+	long long now = pb_wall_ms();
 	long want = min_valid;
 	int rc = -1;
 
-	if (disk->state == PB_STATE_VALID && disk->has_expiry && disk->expires_at > now &&
-	    disk->expires_at - now + 1 > want)
-		want = (long)(disk->expires_at - now + 1);
+	if (disk->state == PB_STATE_VALID && disk->has_expiry && disk->expires_ms > now &&
+	    (disk->expires_ms - now) / 1000 + 1 > want)
+		want = (long)((disk->expires_ms - now) / 1000 + 1);
 	if (want > PB_MAX_LIFETIME)
 		want = PB_MAX_LIFETIME;
 	if (pb_proto_put_broker_request(&req, -1, p->name, want) < 0) {
@@ -137,7 +137,7 @@ static int ask_broker(struct pb_ctx *ctx, const struct pb_profile *p, const stru
 		goto done;
 	pb_wipe_free(tok->refresh_token);       /* (never sent; never kept if it were) */
 	tok->refresh_token = NULL;
-	if (disk->state == PB_STATE_VALID && tok->obtained_at <= disk->obtained_at) {
+	if (disk->state == PB_STATE_VALID && tok->obtained_ms <= disk->obtained_ms) {
 		pb_fail(err, PB_E_TEMP, "%s: the broker has no newer token yet", p->name);
 		pb_token_free(tok);
 		goto done;
@@ -199,9 +199,9 @@ static int store(struct pb_ctx *ctx, const struct pb_profile *p, const struct pb
 	/* a system profile's refresh token is the service account's: none in the user's dir, ever */
 	st.forget_refresh = via_broker(ctx, p);
 	st.renewal = via_broker(ctx, p) ? pb_system_renewal(ctx->cfg) : NULL;
-	st.obtained_at = tok->obtained_at;
+	st.obtained_ms = tok->obtained_ms;
 	st.has_expiry = tok->has_expiry;
-	st.expires_at = tok->expires_at;
+	st.expires_ms = tok->expires_ms;
 	return pb_store_save(&ctx->store, &st, err);
 }
 
@@ -249,8 +249,8 @@ bool pb_expire_if_due(struct pb_ctx *ctx, const struct pb_profile *p)
 	struct pb_meta m;
 
 	/* valid, or error after a failed attempt: either way its time may be up */
-	if (pb_store_read_meta(&ctx->store, p->name, &m, NULL) != 0 || m.obtained_at == 0 ||
-	    m.state == PB_STATE_EXPIRED || !m.has_expiry || m.expires_at > pb_now())
+	if (pb_store_read_meta(&ctx->store, p->name, &m, NULL) != 0 || m.obtained_ms == 0 ||
+	    m.state == PB_STATE_EXPIRED || !m.has_expiry || m.expires_ms > pb_wall_ms())
 		return false;
 	return pb_store_expire(&ctx->store, p->name, NULL) == 0;
 }
@@ -301,7 +301,7 @@ int pb_renew(struct pb_ctx *ctx, const struct pb_profile *p, long min_valid, boo
 	/* whoever held the lock may have just done our work */
 	if (read_meta(ctx, p, &m, err) < 0)
 		goto done;
-	if (m.obtained_at > before.obtained_at && pb_token_good(ctx, p, min_valid)) {
+	if (m.obtained_ms > before.obtained_ms && pb_token_good(ctx, p, min_valid)) {
 		*outcome = PB_CACHED;
 		rc = 0;
 		goto done;

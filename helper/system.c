@@ -40,42 +40,43 @@
  * asking again and again, with any min_valid, reaches the vendor at most
  * once in that time; the refresher, asking at refresh_at, is never held.
  */
-static time_t min_age(const struct pb_profile *p, const struct pb_meta *m)
+static long long min_age_ms(const struct pb_profile *p, const struct pb_meta *m)
 {
-	double age = (double)(m->expires_at - m->obtained_at) * p->refresh_at / 2.0;
+	double age = (double)(m->expires_ms - m->obtained_ms) * p->refresh_at / 2.0;
 
-	return age < MIN_AGE_MIN ? MIN_AGE_MIN : age > MIN_AGE_MAX ? MIN_AGE_MAX : (time_t)age;
+	return age < MIN_AGE_MIN * 1000.0 ? MIN_AGE_MIN * 1000LL
+		: age > MIN_AGE_MAX * 1000.0 ? MIN_AGE_MAX * 1000LL : (long long)age;
 }
 
 /* The token in the store, and its times, into out; false when there is no usable one. */
 static bool take_cached(const struct pb_store *st, const struct pb_profile *p,
-			const struct pb_meta *m, time_t now, struct pb_token *out)
+			const struct pb_meta *m, long long now_ms, struct pb_token *out)
 {
-	if (m->state != PB_STATE_VALID || m->obtained_at == 0 ||
-	    (m->has_expiry && m->expires_at <= now) ||
+	if (m->state != PB_STATE_VALID || m->obtained_ms == 0 ||
+	    (m->has_expiry && m->expires_ms <= now_ms) ||
 	    pb_store_read_token(st, p->name, &out->token, NULL) != 0)
 		return false;
-	out->obtained_at = m->obtained_at;
+	out->obtained_ms = m->obtained_ms;
 	out->has_expiry = m->has_expiry;
-	out->expires_at = m->expires_at;
+	out->expires_ms = m->expires_ms;
 	return true;
 }
 
 /* Hand out the cached token rather than renew it? (have: there is a usable one) */
 static bool cached_will_do(const struct pb_profile *p, const struct pb_meta *m, bool have,
-			   long min_valid, time_t now)
+			   long min_valid, long long now_ms)
 {
 	if (!have)
 		return false;
-	if (!m->has_expiry || now - m->obtained_at < min_age(p, m))
+	if (!m->has_expiry || now_ms - m->obtained_ms < min_age_ms(p, m))
 		return true;
-	return pb_token_fresh(m->has_expiry, m->obtained_at, m->expires_at, now, min_valid);
+	return pb_token_fresh_ms(m->has_expiry, m->obtained_ms, m->expires_ms, now_ms, min_valid);
 }
 
 /* Does the cached token still outlive min_valid? (what a failed renewal may fall back on) */
-static bool outlives(const struct pb_meta *m, long min_valid, time_t now)
+static bool outlives(const struct pb_meta *m, long min_valid, long long now_ms)
 {
-	return !m->has_expiry || m->expires_at - now > min_valid;
+	return !m->has_expiry || m->expires_ms - now_ms > min_valid * 1000LL;
 }
 
 /* Renew in the store (the lock, refresh token or exchange, bearer-fetch), then read it back. */
@@ -88,7 +89,7 @@ static int renew(struct pb_ctx *ctx, const struct pb_profile *p, struct pb_token
 	if (pb_renew(ctx, p, 0, true, &outcome, err) < 0)
 		return -1;
 	if (pb_store_read_meta(&ctx->store, p->name, &m, err) != 0 ||
-	    !take_cached(&ctx->store, p, &m, pb_now(), out))
+	    !take_cached(&ctx->store, p, &m, pb_wall_ms(), out))
 		return pb_fail(err, PB_E_STORE, "%s: renewed, but not readable in %s", p->name,
 			       ctx->store.path);
 	return 0;
@@ -142,7 +143,7 @@ int pb_system_token(const struct pb_config *cfg, const struct pb_system_user *u,
 	struct pb_meta m;
 	char dir[4096], uid[16];
 	bool have;
-	time_t now;
+	long long now;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -157,7 +158,7 @@ int pb_system_token(const struct pb_config *cfg, const struct pb_system_user *u,
 	    pb_creds_check(&creds, &p, err) < 0)
 		goto done;
 	ctx.system_creds = &creds;
-	now = pb_now();
+	now = pb_wall_ms();
 	if (pb_store_read_meta(&ctx.store, p.name, &m, err) == -1)
 		goto done;
 	have = take_cached(&ctx.store, &p, &m, now, out);
@@ -166,13 +167,13 @@ int pb_system_token(const struct pb_config *cfg, const struct pb_system_user *u,
 		goto done;
 	}
 	/* a failure not long ago: no new request before its time */
-	if (m.last_error[0] != '\0' && m.next_attempt_at > now) {
+	if (m.last_error[0] != '\0' && m.next_attempt_at * 1000LL > now) {
 		if (have && outlives(&m, min_valid, now)) {
 			rc = 0;
 			goto done;
 		}
 		pb_fail(err, PB_E_TEMP, "%s", m.last_error);
-		err->retry_after = (long)(m.next_attempt_at - now);
+		err->retry_after = (long)(m.next_attempt_at - now / 1000);
 		goto done;
 	}
 	pb_token_free(out);

@@ -108,6 +108,19 @@ static int expires_in_seconds(struct json_object *v, long *secs, struct pb_err *
 int pb_expiry_resolve(const char *lifetime, struct json_object *expires_in, const char *token,
 		      time_t now, bool *has_expiry, time_t *expires_at, struct pb_err *err)
 {
+	long long ms;
+	int rc = pb_expiry_resolve_ms(lifetime, expires_in, token, (long long)now * 1000, has_expiry,
+				      &ms, err);
+
+	*expires_at = (time_t)(ms / 1000);
+	return rc;
+}
+
+int pb_expiry_resolve_ms(const char *lifetime, struct json_object *expires_in, const char *token,
+			 long long now_ms, bool *has_expiry, long long *expires_ms,
+			 struct pb_err *err)
+{
+	time_t now = (time_t)(now_ms / 1000);
 	struct pb_buf why = { 0 };   /* why each alternative did not apply */
 	const char *next = lifetime;
 	char alt[32], when[32];
@@ -117,13 +130,13 @@ int pb_expiry_resolve(const char *lifetime, struct json_object *expires_in, cons
 	int rc = -1;
 
 	*has_expiry = false;
-	*expires_at = 0;
+	*expires_ms = 0;
 	/* json-c gives a JSON null as NULL: no expires_in either */
 	if (expires_in != NULL) {
 		if (expires_in_seconds(expires_in, &secs, err) < 0)
 			goto done;
 		*has_expiry = true;
-		*expires_at = now + secs;
+		*expires_ms = now_ms + secs * 1000LL;
 		rc = 0;
 		goto done;
 	}
@@ -145,7 +158,7 @@ int pb_expiry_resolve(const char *lifetime, struct json_object *expires_in, cons
 				goto done;
 			}
 			*has_expiry = true;
-			*expires_at = now + secs;
+			*expires_ms = now_ms + secs * 1000LL;
 			rc = 0;
 			goto done;
 		}
@@ -170,7 +183,7 @@ int pb_expiry_resolve(const char *lifetime, struct json_object *expires_in, cons
 			continue;
 		}
 		*has_expiry = true;
-		*expires_at = (time_t)exp;
+		*expires_ms = exp * 1000;
 		rc = 0;
 		goto done;
 	}
@@ -182,7 +195,7 @@ oom:
 done:
 	if (rc < 0) {
 		*has_expiry = false;
-		*expires_at = 0;
+		*expires_ms = 0;
 	}
 	pb_buf_wipe(&why);
 	return rc;
@@ -222,4 +235,26 @@ bool pb_token_fresh(bool has_expiry, time_t obtained, time_t expires, time_t now
 	if (!has_expiry)
 		return true;
 	return left > pb_refresh_margin(expires - obtained) && left > (time_t)min_valid;
+}
+
+long long pb_refresh_margin_ms(long long lifetime_ms)
+{
+	long long m = lifetime_ms / 10, least = lifetime_ms / 2 < 1000 ? lifetime_ms / 2 : 1000;
+
+	if (m > 60000)
+		m = 60000;
+	/* as in whole seconds: never less than a second (or half of a shorter life) */
+	if (m < least)
+		m = least;
+	return m < 1 ? 1 : m;
+}
+
+bool pb_token_fresh_ms(bool has_expiry, long long obtained_ms, long long expires_ms,
+		       long long now_ms, long min_valid)
+{
+	long long left = expires_ms - now_ms;
+
+	if (!has_expiry)
+		return true;
+	return left > pb_refresh_margin_ms(expires_ms - obtained_ms) && left > min_valid * 1000LL;
 }

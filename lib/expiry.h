@@ -34,6 +34,13 @@ bool pb_lifetime_valid(const char *spec);
 int pb_expiry_resolve(const char *lifetime, struct json_object *expires_in,
 		      const char *token, time_t now, bool *has_expiry,
 		      time_t *expires_at, struct pb_err *err);
+/*
+ * The same to the millisecond: now_ms is when the request was sent, and
+ * *expires_ms that plus expires_in (or a fixed lifetime), or a JWT's exp.
+ */
+int pb_expiry_resolve_ms(const char *lifetime, struct json_object *expires_in,
+			 const char *token, long long now_ms, bool *has_expiry,
+			 long long *expires_ms, struct pb_err *err);
 
 /* min(60, lifetime / 10), at least 1 */
 time_t pb_refresh_margin(time_t lifetime);
@@ -43,6 +50,14 @@ time_t pb_refresh_margin(time_t lifetime);
  * renewed? (refresh_at fraction, margin rule above; no jitter here.)
  */
 time_t pb_refresh_due(time_t obtained, time_t expires, double refresh_at);
+
+/*
+ * The same two, to the millisecond: margin min(60 s, lifetime / 10), at
+ * least 1 s (or half the lifetime, when that is shorter).
+ */
+long long pb_refresh_margin_ms(long long lifetime_ms);
+bool pb_token_fresh_ms(bool has_expiry, long long obtained_ms, long long expires_ms,
+		       long long now_ms, long min_valid);
 
 /*
  * Is a token still good enough to hand out without renewing? True when it

@@ -260,7 +260,7 @@ static void wipe_strings(struct json_object *v)
 
 /* Read token, refresh token and expiry out of a 2xx answer. */
 static int map_response(const struct pb_profile *p, const char *url,
-			const struct pb_http_response *resp, time_t now,
+			const struct pb_http_response *resp, long long now_ms,
 			struct pb_token *out, struct pb_err *err)
 {
 	struct json_object *root = pb_json_parse_object(resp->body.data, resp->body.len);
@@ -287,8 +287,8 @@ static int map_response(const struct pb_profile *p, const char *url,
 	if (pb_token_check(token, err) < 0)
 		goto done;
 	expires_in = p->resp_expires_in != NULL ? pb_json_path(root, p->resp_expires_in) : NULL;
-	if (pb_expiry_resolve(p->lifetime, expires_in, token, now, &out->has_expiry,
-			      &out->expires_at, err) < 0)
+	if (pb_expiry_resolve_ms(p->lifetime, expires_in, token, now_ms, &out->has_expiry,
+				 &out->expires_ms, err) < 0)
 		goto done;
 	refresh = string_at(root, p->resp_refresh_token, &nul);
 	if (nul) {
@@ -302,7 +302,7 @@ static int map_response(const struct pb_profile *p, const char *url,
 		pb_fail(err, PB_E_INTERNAL, "out of memory");
 		goto done;
 	}
-	out->obtained_at = now;
+	out->obtained_ms = now_ms;
 	rc = 0;
 done:
 	if (rc < 0) {
@@ -325,7 +325,7 @@ static int request_token(const struct pb_profile *p, enum which which,
 	const struct pb_request *r = which == EXCHANGE ? &p->token : &p->refresh;
 	struct pb_http_response resp = { 0 };
 	struct pb_buf url = { 0 };
-	time_t now = time(NULL);     /* obtained_at: when we asked, not when they answered */
+	long long now_ms = pb_wall_ms();   /* obtained: when we asked, not when they answered */
 	int rc = -1;
 
 	*status = 0;
@@ -338,7 +338,7 @@ static int request_token(const struct pb_profile *p, enum which which,
 		http_error(p, which, url.data, &resp, err);
 		goto done;
 	}
-	rc = map_response(p, url.data, &resp, now, out, err);
+	rc = map_response(p, url.data, &resp, now_ms, out, err);
 done:
 	pb_http_response_free(&resp);
 	pb_buf_wipe(&url);
@@ -351,19 +351,19 @@ static int static_token(const struct pb_profile *p, const struct pb_creds *creds
 {
 	const char *token = creds != NULL ? pb_creds_get(creds, p->name, "token") : NULL;
 	const char *expires = creds != NULL ? pb_creds_get(creds, p->name, "expires") : NULL;
-	time_t now = time(NULL);
+	long long now_ms = pb_wall_ms();
 
 	if (token == NULL)
 		return pb_fail(err, PB_E_CONFIG, "%s: the credentials have no 'token'", p->name);
 	if (pb_token_check(token, err) < 0)
 		return prefixed(err, p->name);
 	out->has_expiry = expires != NULL && expires[0] != '\0';
-	if (out->has_expiry && pb_time_parse(expires, &out->expires_at) < 0)
+	if (out->has_expiry && pb_time_parse_ms(expires, &out->expires_ms) < 0)
 		return pb_fail(err, PB_E_CONFIG, "%s: expires: not an ISO 8601 time", p->name);
-	if (out->has_expiry && out->expires_at <= now)
+	if (out->has_expiry && out->expires_ms <= now_ms)
 		return pb_fail(err, PB_E_PERM, "%s: the token expired at %s; issue a new one "
 			       "and update the credentials", p->name, expires);
-	out->obtained_at = now;
+	out->obtained_ms = now_ms;
 	out->token = strdup(token);
 	if (out->token == NULL)
 		return pb_fail(err, PB_E_INTERNAL, "out of memory");

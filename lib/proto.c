@@ -209,8 +209,8 @@ int pb_proto_put_fetch_reply(struct pb_buf *buf, const struct pb_token *tok,
 	if (err != NULL)
 		/* pb_fail already made msg one line */
 		return pb_buf_addf(buf, "error %d %ld %s\n", err->code, err->retry_after, err->msg);
-	if (pb_buf_addf(buf, "token %lld ", (long long)tok->obtained_at) < 0 ||
-	    (tok->has_expiry ? pb_buf_addf(buf, "%lld", (long long)tok->expires_at)
+	if (pb_buf_addf(buf, "token %lld ", tok->obtained_ms) < 0 ||
+	    (tok->has_expiry ? pb_buf_addf(buf, "%lld", tok->expires_ms)
 			     : pb_buf_adds(buf, "-")) < 0 ||
 	    pb_buf_addf(buf, " %d", tok->refreshed ? 1 : 0) < 0 || put_value(buf, "", tok->token) < 0)
 		return -1;
@@ -232,14 +232,17 @@ static int read_error(char **word, int words, struct pb_err *err)
 	return -1;
 }
 
-/* Times a token may have: obtained after the epoch, expiring after that, within bounds. */
+/*
+ * Times a token may have, in milliseconds: obtained after the epoch and
+ * before 10000, expiring after that and within PB_MAX_LIFETIME.
+ */
 static bool times_ok(long long obtained, bool has_expiry, long long expires)
 {
-	return obtained > 0 && obtained < 253402300799LL &&      /* 9999-12-31 */
-	       (!has_expiry || (expires > obtained && expires - obtained <= PB_MAX_LIFETIME));
+	return obtained > 0 && obtained < 253402300799999LL &&
+	       (!has_expiry || (expires > obtained && expires - obtained <= PB_MAX_LIFETIME * 1000LL));
 }
 
-/* "token <obtained_at> <expires_at|-> <refreshed> <length>" and what follows it. */
+/* "token <obtained_ms> <expires_ms|-> <refreshed> <length>" and what follows it. */
 static int read_token(struct cursor *c, char **word, int words, struct pb_token *tok)
 {
 	char line[64], *rword[2];
@@ -252,9 +255,9 @@ static int read_token(struct cursor *c, char **word, int words, struct pb_token 
 	    pb_parse_long(word[3], &refreshed) < 0 || (refreshed != 0 && refreshed != 1) ||
 	    length_word(word[4], PB_TOKEN_MAX, &n) < 0 || (tok->token = take_value(c, n)) == NULL)
 		return -1;
-	tok->obtained_at = (time_t)obtained;
+	tok->obtained_ms = obtained;
 	tok->has_expiry = strcmp(word[2], "-") != 0;
-	tok->expires_at = (time_t)expires;
+	tok->expires_ms = expires;
 	tok->refreshed = refreshed == 1;
 	if (at_end(c))
 		return 0;
@@ -300,14 +303,14 @@ int pb_proto_read_fetch_reply(const char *data, size_t len, struct pb_token *tok
 
 int pb_proto_put_token(struct pb_buf *buf, const char *profile, const struct pb_token *tok)
 {
-	if (pb_buf_addf(buf, "token %s %lld ", profile, (long long)tok->obtained_at) < 0 ||
-	    (tok->has_expiry ? pb_buf_addf(buf, "%lld", (long long)tok->expires_at)
+	if (pb_buf_addf(buf, "token %s %lld ", profile, tok->obtained_ms) < 0 ||
+	    (tok->has_expiry ? pb_buf_addf(buf, "%lld", tok->expires_ms)
 			     : pb_buf_adds(buf, "-")) < 0)
 		return -1;
 	return put_value(buf, "", tok->token);
 }
 
-/* "token <profile> <obtained_at> <expires_at|-> <length>" and the token after it. */
+/* "token <profile> <obtained_ms> <expires_ms|-> <length>" and the token after it. */
 static int read_token_record(struct cursor *c, char **word, int words, struct pb_record *rec)
 {
 	long obtained, expires = 0;
@@ -323,9 +326,9 @@ static int read_token_record(struct cursor *c, char **word, int words, struct pb
 		return -1;
 	rec->kind = PB_REC_TOKEN;
 	snprintf(rec->profile, sizeof(rec->profile), "%s", word[1]);
-	rec->tok.obtained_at = (time_t)obtained;
+	rec->tok.obtained_ms = obtained;
 	rec->tok.has_expiry = has_expiry;
-	rec->tok.expires_at = (time_t)expires;
+	rec->tok.expires_ms = expires;
 	return 0;
 }
 

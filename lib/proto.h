@@ -8,7 +8,7 @@
  *
  * pam-system -> module (its stdout), and module -> pam-session (its stdin),
  * an outcome stream, then the writer closes the pipe:
- *     token <profile> <obtained_at> <expires_at or -> <length>\n<length bytes>\n
+ *     token <profile> <obtained_ms> <expires_ms or -> <length>\n<length bytes>\n
  *     result <profile> <code> <text>\n
  *     end\n
  * A token record carries a bearer token and nothing else: never a secret,
@@ -29,7 +29,7 @@
  *     refresh <length>\n<length bytes>\n                    (optional: the stored refresh token)
  *     end\n
  * Reply (the worker's stdout), either
- *     token <obtained_at> <expires_at or -> <refreshed 0|1> <length>\n<length bytes>\n
+ *     token <obtained_ms> <expires_ms or -> <refreshed 0|1> <length>\n<length bytes>\n
  *     refresh <length>\n<length bytes>\n                    (optional: a new refresh token)
  *     end\n
  * or one line

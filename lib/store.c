@@ -337,14 +337,14 @@ static int json_add_str(struct json_object *o, const char *key, const char *s)
 	return json_object_object_add(o, key, v);
 }
 
-/* Add key: an RFC 3339 time, or null when !present. */
-static int json_add_time(struct json_object *o, const char *key, time_t t, bool present)
+/* Add key: an RFC 3339 time (to the millisecond when it has a fraction), or null when !present. */
+static int json_add_time(struct json_object *o, const char *key, long long ms, bool present)
 {
 	char buf[32];
 
 	if (!present)
-		return json_object_object_add(o, key, NULL);
-	pb_time_format(t, buf);
+		return json_add_str(o, key, NULL);
+	pb_time_format_ms(ms, buf);
 	return json_add_str(o, key, buf);
 }
 
@@ -363,13 +363,13 @@ static int meta_format(const char *profile, const struct pb_meta *m, struct pb_b
 	    json_add_str(o, "profile", profile) < 0 ||
 	    json_add_str(o, "vendor", m->vendor) < 0 ||
 	    json_add_str(o, "scheme", m->scheme) < 0 ||
-	    json_add_time(o, "obtained_at", m->obtained_at, m->obtained_at != 0) < 0 ||
-	    json_add_time(o, "expires_at", m->expires_at, m->has_expiry) < 0 ||
+	    json_add_time(o, "obtained_at", m->obtained_ms, m->obtained_ms != 0) < 0 ||
+	    json_add_time(o, "expires_at", m->expires_ms, m->has_expiry) < 0 ||
 	    json_add_str(o, "state", pb_state_name(m->state)) < 0 ||
 	    (m->renewal[0] != '\0' && json_add_str(o, "renewal", m->renewal) < 0) ||
 	    (m->last_error[0] != '\0' &&
 	     (json_add_str(o, "last_error", m->last_error) < 0 ||
-	      json_add_time(o, "next_attempt_at", m->next_attempt_at,
+	      json_add_time(o, "next_attempt_at", m->next_attempt_at * 1000LL,
 			    m->next_attempt_at != 0) < 0))) {
 		pb_fail(err, PB_E_INTERNAL, "out of memory");
 		goto done;
@@ -407,17 +407,17 @@ static int meta_str(struct json_object *o, const char *key, char *out, size_t si
 	return 0;
 }
 
-/* A time member of o: *present false when missing or null; -1 when not RFC 3339. */
-static int meta_time(struct json_object *o, const char *key, time_t *t, bool *present)
+/* A time member of o in ms: *present false when missing or null; -1 when not RFC 3339. */
+static int meta_time(struct json_object *o, const char *key, long long *ms, bool *present)
 {
 	struct json_object *v;
 
-	*t = 0;
+	*ms = 0;
 	*present = false;
 	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
 		return 0;
 	if (!json_object_is_type(v, json_type_string) ||
-	    pb_time_parse(json_object_get_string(v), t) < 0)
+	    pb_time_parse_ms(json_object_get_string(v), ms) < 0 || *ms < 0)
 		return -1;
 	*present = true;
 	return 0;
@@ -431,6 +431,7 @@ static int meta_parse(const struct pb_buf *text, struct pb_meta *m)
 	struct json_tokener *tok = NULL;
 	struct json_object *o = NULL;
 	char state[16], last_error[1024] = "";
+	long long next_ms;
 	bool present;
 	int rc = -1;
 
@@ -447,10 +448,13 @@ static int meta_parse(const struct pb_buf *text, struct pb_meta *m)
 	    meta_str(o, "scheme", m->scheme, sizeof(m->scheme)) < 0 ||
 	    meta_str(o, "last_error", last_error, sizeof(last_error)) < 0 ||
 	    meta_str(o, "renewal", m->renewal, sizeof(m->renewal)) < 0 ||
-	    meta_time(o, "obtained_at", &m->obtained_at, &present) < 0 ||
-	    meta_time(o, "expires_at", &m->expires_at, &m->has_expiry) < 0 ||
-	    meta_time(o, "next_attempt_at", &m->next_attempt_at, &present) < 0)
+	    meta_time(o, "obtained_at", &m->obtained_ms, &present) < 0 ||
+	    meta_time(o, "expires_at", &m->expires_ms, &m->has_expiry) < 0 ||
+	    meta_time(o, "next_attempt_at", &next_ms, &present) < 0)
 		goto done;
+	m->obtained_at = (time_t)(m->obtained_ms / 1000);
+	m->expires_at = (time_t)(m->expires_ms / 1000);
+	m->next_attempt_at = (time_t)(next_ms / 1000);
 	/* a longer last_error than we write is cut, not refused */
 	copy_line(m->last_error, sizeof(m->last_error), last_error);
 	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
@@ -932,7 +936,7 @@ int pb_store_save(const struct pb_store *st, const struct pb_store_token *t, str
 		pass_err(err, &why);
 		goto done;
 	}
-	if (r == 0 && old.state == PB_STATE_VALID && old.obtained_at > t->obtained_at) {
+	if (r == 0 && old.state == PB_STATE_VALID && old.obtained_ms > t->obtained_ms) {
 		rc = 1;
 		goto done;
 	}
@@ -967,9 +971,11 @@ int pb_store_save(const struct pb_store *st, const struct pb_store_token *t, str
 	m.state = PB_STATE_VALID;
 	snprintf(m.vendor, sizeof(m.vendor), "%s", t->vendor);
 	snprintf(m.scheme, sizeof(m.scheme), "%s", t->scheme);
-	m.obtained_at = t->obtained_at;
+	m.obtained_ms = t->obtained_ms;
+	m.obtained_at = (time_t)(t->obtained_ms / 1000);
 	m.has_expiry = t->has_expiry;
-	m.expires_at = t->has_expiry ? t->expires_at : 0;
+	m.expires_ms = t->has_expiry ? t->expires_ms : 0;
+	m.expires_at = (time_t)(m.expires_ms / 1000);
 	if (t->renewal != NULL)
 		snprintf(m.renewal, sizeof(m.renewal), "%s", t->renewal);
 	if (meta_save(st, t->profile, &m, err) < 0)
@@ -997,10 +1003,10 @@ static bool token_file_present(const struct pb_store *st, const char *profile)
 }
 
 static bool token_on_disk(const struct pb_store *st, const char *profile,
-			  const struct pb_meta *m, time_t now)
+			  const struct pb_meta *m, long long now_ms)
 {
-	if (m->obtained_at == 0 || m->state == PB_STATE_EXPIRED || m->state == PB_STATE_NONE ||
-	    (m->has_expiry && m->expires_at <= now))
+	if (m->obtained_ms == 0 || m->state == PB_STATE_EXPIRED || m->state == PB_STATE_NONE ||
+	    (m->has_expiry && m->expires_ms <= now_ms))
 		return false;
 	return token_file_present(st, profile);
 }
@@ -1010,7 +1016,7 @@ bool pb_store_token_fresh(const struct pb_store *st, const char *profile, long m
 	struct pb_meta m;
 
 	return pb_store_read_meta(st, profile, &m, NULL) == 0 && m.state == PB_STATE_VALID &&
-	       pb_token_fresh(m.has_expiry, m.obtained_at, m.expires_at, pb_now(), min_valid) &&
+	       pb_token_fresh_ms(m.has_expiry, m.obtained_ms, m.expires_ms, pb_wall_ms(), min_valid) &&
 	       token_file_present(st, profile);
 }
 
@@ -1041,7 +1047,7 @@ int pb_store_save_error(const struct pb_store *st, const char *profile, const ch
 	if (m.scheme[0] == '\0' && scheme != NULL)
 		snprintf(m.scheme, sizeof(m.scheme), "%s", scheme);
 	/* "expired" says more than "error" about a token that ran out: it stays */
-	if (token_on_disk(st, profile, &m, time(NULL)))
+	if (token_on_disk(st, profile, &m, pb_wall_ms()))
 		m.state = PB_STATE_VALID;
 	else if (m.state != PB_STATE_EXPIRED)
 		m.state = PB_STATE_ERROR;

@@ -35,9 +35,11 @@ struct pb_meta {
 	enum pb_state state;
 	char vendor[65];
 	char scheme[33];
-	time_t obtained_at;        /* 0: no token yet */
+	time_t obtained_at;        /* 0: no token yet (whole seconds, rounded down) */
 	bool has_expiry;
 	time_t expires_at;
+	long long obtained_ms;     /* the same two to the millisecond (P.json's fraction) */
+	long long expires_ms;
 	char last_error[512];      /* "" when the last attempt succeeded */
 	time_t next_attempt_at;    /* 0: none planned */
 	char renewal[16];          /* credentials = system: "broker" or "next login"; else "" */
@@ -49,9 +51,9 @@ struct pb_store_token {
 	const char *refresh_token;  /* NULL: leave the state file as it is */
 	bool forget_refresh;        /* remove P.state: a refresh token not ours to keep */
 	const char *renewal;        /* for .json: who renews it (NULL: nobody says) */
-	time_t obtained_at;
+	long long obtained_ms;      /* wall clock, milliseconds */
 	bool has_expiry;
-	time_t expires_at;
+	long long expires_ms;
 };
 
 /*
@@ -105,7 +107,7 @@ int pb_store_read_refresh(const struct pb_store *st, const char *profile,
  * Write a new token: .token, .header, .state (if refresh_token; removed if
  * forget_refresh), then .json.
  * Returns 1 without touching anything if the token on disk was obtained
- * later than t->obtained_at (an older token never replaces a newer one).
+ * later than t->obtained_ms (an older token never replaces a newer one).
  * The token must pass pb_token_check-like rules (no control characters).
  */
 int pb_store_save(const struct pb_store *st, const struct pb_store_token *t,

@@ -15,9 +15,9 @@
 struct pb_token {
 	char *token;             /* wiped on free */
 	char *refresh_token;     /* NULL when the vendor gave none (keep the old one) */
-	time_t obtained_at;      /* when the request was sent */
+	long long obtained_ms;   /* when the request was sent, wall clock, ms */
 	bool has_expiry;
-	time_t expires_at;
+	long long expires_ms;
 	bool refreshed;          /* came from the refresh grant, not a full exchange */
 };
 

@@ -288,10 +288,43 @@ static int digits(const char **p, int n, int *v)
 	return 0;
 }
 
+void pb_time_format_ms(long long ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	int frac = (int)(ms % 1000);
+	struct tm tm;
+
+	if (ms < 0 || gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(out, 32, "1970-01-01T00:00:00Z");
+	else if (frac == 0)
+		strcat(out, "Z");
+	else
+		snprintf(out + strlen(out), 32 - strlen(out), ".%03dZ", frac);
+}
+
+long long pb_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 int pb_time_parse(const char *s, time_t *out)
 {
+	long long ms;
+
+	if (pb_time_parse_ms(s, &ms) < 0)
+		return -1;
+	/* whole seconds, rounded down whatever the sign */
+	*out = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+	return 0;
+}
+
+int pb_time_parse_ms(const char *s, long long *out)
+{
 	struct tm tm = { 0 };
-	int y, mo, d, h = 0, mi = 0, sec = 0, zh, zm;
+	int y, mo, d, h = 0, mi = 0, sec = 0, zh, zm, ms = 0, places = 0;
 	long offset = 0;
 	const char *p = s;
 	time_t t;
@@ -311,8 +344,12 @@ int pb_time_parse(const char *s, time_t *out)
 				p++;
 				if (!isdigit((unsigned char)*p))
 					return -1;
-				while (isdigit((unsigned char)*p))
-					p++;
+				/* milliseconds: the first three places, the rest cut */
+				for (; isdigit((unsigned char)*p); p++, places++)
+					if (places < 3)
+						ms = ms * 10 + (*p - '0');
+				for (; places < 3; places++)
+					ms *= 10;
 			}
 		}
 		if (*p == 'Z' || *p == 'z') {
@@ -339,7 +376,7 @@ int pb_time_parse(const char *s, time_t *out)
 	t = timegm(&tm);
 	if (t == (time_t)-1 || tm.tm_mday != d)   /* timegm normalises Feb 30 to Mar 2 */
 		return -1;
-	*out = t - offset + (sec == 60);
+	*out = ((long long)t - offset + (sec == 60)) * 1000 + ms;
 	return 0;
 }
 

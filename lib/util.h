@@ -102,12 +102,18 @@ long long pb_add_sat(long long a, long long b);
 
 /* "2026-11-23T11:13:44Z" into out (>= 21 bytes). */
 void pb_time_format(time_t t, char out[32]);
+/* The same to the millisecond: "2026-11-23T11:13:44.250Z" (".000" left out). */
+void pb_time_format_ms(long long ms, char out[32]);
+/* The wall clock in milliseconds. */
+long long pb_wall_ms(void);
 /*
  * Parse ISO 8601 / RFC 3339: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.frac]] with
  * Z, +HH:MM, -HH:MM or +HHMM (no zone means UTC; a space may stand for T).
  * 0 on success, -1 if s is not such a time.
  */
 int pb_time_parse(const char *s, time_t *out);
+/* The same, in milliseconds since the epoch (a fraction's first three places count). */
+int pb_time_parse_ms(const char *s, long long *out);
 
 /* Strict decimal parse of a whole string: 0 ok, -1 otherwise. */
 int pb_parse_double(const char *s, double *out);

@@ -124,7 +124,8 @@ wait_for() {
 
 # jload FILE : J[key] = each top-level member of a JSON object (strings
 # raw, others as JSON, null as "null"); J[key@] = epoch seconds of a
-# "YYYY-MM-DDTHH:MM:SSZ" string. J[@keys] = the keys. One python run.
+# "YYYY-MM-DDTHH:MM:SS[.mmm]Z" string, J[key@ms] the same in ms.
+# J[@keys] = the keys. One python run.
 declare -A J
 jload() {
 	local k v
@@ -135,8 +136,11 @@ d = json.load(open(sys.argv[1]))
 for k, v in d.items():
     print(k, v if isinstance(v, str) else json.dumps(v), sep="\t")
     if isinstance(v, str):
+        whole, _, frac = v[:-1].partition(".") if v.endswith("Z") else (v, "", "")
         try:
-            print(k + "@", calendar.timegm(time.strptime(v, "%Y-%m-%dT%H:%M:%SZ")), sep="\t")
+            t = calendar.timegm(time.strptime(whole + "Z", "%Y-%m-%dT%H:%M:%SZ"))
+            print(k + "@", t, sep="\t")
+            print(k + "@ms", t * 1000 + (int((frac + "000")[:3]) if frac.isdigit() else 0), sep="\t")
         except ValueError:
             pass
 print("@keys", " ".join(d), sep="\t")' "$1" || echo "@error	not JSON")

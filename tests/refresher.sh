@@ -129,7 +129,10 @@ def jwt_exp(tok, srcdir):
     return json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))["exp"]
 
 def epoch(s):
-    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
+    """Seconds since the epoch of an RFC 3339 UTC time, its fraction included."""
+    whole, _, frac = s[:-1].partition(".")
+    return calendar.timegm(time.strptime(whole + "Z", "%Y-%m-%dT%H:%M:%SZ")) + \
+        (float("0." + frac) if frac else 0.0)
 
 def sampler(srcdir, tokdir, stop, *profiles):
     """Every 50 ms until stop exists: each profile's .token, .header and

@@ -54,8 +54,10 @@ def read_token(profile):
     if state != "valid":
         why = meta.get("last_error") or "no reason recorded"
         die("the %s token is %s: %s" % (profile, state, why))
+    # RFC 3339 in UTC, to the millisecond when it has a fraction: ...T12:00:00.250Z
     if expires is not None and \
-            calendar.timegm(time.strptime(expires, "%Y-%m-%dT%H:%M:%SZ")) <= time.time():
+            calendar.timegm(time.strptime(expires[:19], "%Y-%m-%dT%H:%M:%S")) + \
+            float("0" + expires[19:-1]) <= time.time():
         die("the %s token expired at %s: is the refresher running? "
             "(`bearer-token status`)" % (profile, expires))
     try:

@@ -546,7 +546,7 @@ if [ "$ROOT" = 1 ]; then
 		pam_session
 		[ "$RC" = 0 ] && logins=$((logins + 1))
 		if [ $((i % 5)) = 0 ]; then
-			sleep 1.1     # the broker renews a 4-s token no sooner than 1 s after the last
+			sleep 1.6     # the broker renews a 4-s token no sooner than 1.5 s after the last
 			run_cmd ubt refresh sysunith
 			[ "$RC" = 0 ] && refreshes=$((refreshes + 1))
 		fi

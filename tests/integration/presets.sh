@@ -8,7 +8,7 @@ pb_setup
 
 LIFE=1800   # not a preset's default, so a fallback lifetime would show
 mock_config "{\"lifetime\": $LIFE}"
-RFC3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
+RFC3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z$'
 
 # check_files P SCHEME TOKEN EXPIRY : the files of profile P hold TOKEN;
 # EXPIRY is the lifetime in seconds, "null" (never) or an ISO time.

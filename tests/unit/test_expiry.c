@@ -398,6 +398,22 @@ static void test_token_fresh(void **state)
 	assert_true(pb_token_fresh(true, NOW, NOW + 3600, NOW + 2999, 600));
 }
 
+/* The margin in ms: a tenth of the life, between 1 s (half a shorter life) and 60 s. */
+static void test_margin_ms(void **state)
+{
+	(void)state;
+	assert_true(pb_refresh_margin_ms(3600000) == 60000);
+	assert_true(pb_refresh_margin_ms(100000) == 10000);
+	assert_true(pb_refresh_margin_ms(4000) == 1000);
+	assert_true(pb_refresh_margin_ms(1000) == 500);
+	assert_true(pb_refresh_margin_ms(1) == 1);
+	/* a 4-s token from t=0: fresh until 1 s is left (and min_valid) */
+	assert_true(pb_token_fresh_ms(true, 0, 4000, 2999, 0));
+	assert_false(pb_token_fresh_ms(true, 0, 4000, 3000, 0));
+	assert_false(pb_token_fresh_ms(true, 0, 4000, 1000, 3));
+	assert_true(pb_token_fresh_ms(false, 0, 0, 99999999, 3600));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_refresh_margin),
 		cmocka_unit_test(test_refresh_due),
 		cmocka_unit_test(test_token_fresh),
+		cmocka_unit_test(test_margin_ms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,8 +23,8 @@ static void request_for(struct pb_buf *buf, const struct pb_creds *creds, const 
 static void test_token_stream(void **state)
 {
 	char token[] = "eyJ.abc", refresh[] = "never-sent";
-	struct pb_token tok = { .token = token, .obtained_at = 1795432424,
-				.has_expiry = true, .expires_at = 1795436024,
+	struct pb_token tok = { .token = token, .obtained_ms = 1795432424123LL,
+				.has_expiry = true, .expires_ms = 1795436024123LL,
 				.refresh_token = refresh };
 	struct pb_buf buf = { 0 };
 	struct pb_record rec;
@@ -43,9 +43,9 @@ static void test_token_stream(void **state)
 	assert_int_equal(rec.kind, PB_REC_TOKEN);
 	assert_string_equal(rec.profile, "sysvideo");
 	assert_string_equal(rec.tok.token, "eyJ.abc");
-	assert_int_equal(rec.tok.obtained_at, 1795432424);
+	assert_true(rec.tok.obtained_ms == 1795432424123LL);
 	assert_true(rec.tok.has_expiry);
-	assert_int_equal(rec.tok.expires_at, 1795436024);
+	assert_true(rec.tok.expires_ms == 1795436024123LL);
 	assert_null(rec.tok.refresh_token);
 	pb_record_free(&rec);
 	assert_int_equal(pb_proto_next_record(buf.data, buf.len, &pos, &rec, &err), 1);
@@ -71,7 +71,7 @@ static void test_token_stream_refused(void **state)
 		"token p 10 20 0\n\nend\n",               /* empty */
 		"token p 20 10 3\nabc\nend\n",            /* expires before it was obtained */
 		"token p 0 10 3\nabc\nend\n",             /* obtained at the epoch */
-		"token p 10 999999999999 3\nabc\nend\n",  /* a lifetime past ten years */
+		"token p 10 999999999999 3\nabc\nend\n",  /* a lifetime past ten years (ms) */
 		"token p 10 20 3\nabc\nend\nend\n",      /* anything after end */
 		"secret p api_key 3\nabc\nend\n",         /* a secret never comes this way */
 		"refresh 3\nabc\nend\n",
@@ -209,18 +209,18 @@ static void test_reply_token(void **state)
 
 	(void)state;
 	tok.token = strdup("eyJ.abc-_~+/=");
-	tok.obtained_at = 1795432424;
+	tok.obtained_ms = 1795432424123LL;
 	tok.has_expiry = true;
-	tok.expires_at = 1795436024;
+	tok.expires_ms = 1795436024123LL;
 	tok.refreshed = true;
 	tok.refresh_token = strdup("rt with spaces");
 	assert_int_equal(pb_proto_put_fetch_reply(&buf, &tok, NULL), 0);
 	assert_int_equal(pb_proto_read_fetch_reply(buf.data, buf.len, &got, &err), 0);
 	assert_string_equal(got.token, tok.token);
 	assert_string_equal(got.refresh_token, tok.refresh_token);
-	assert_int_equal(got.obtained_at, tok.obtained_at);
+	assert_true(got.obtained_ms == tok.obtained_ms);
 	assert_true(got.has_expiry);
-	assert_int_equal(got.expires_at, tok.expires_at);
+	assert_true(got.expires_ms == tok.expires_ms);
 	assert_true(got.refreshed);
 	pb_token_free(&got);
 	pb_buf_wipe(&buf);

@@ -210,8 +210,9 @@ static struct pb_store_token token(const char *tok, const char *refresh, time_t 
 {
 	struct pb_store_token t = {
 		.profile = "apivideo", .vendor = "apivideo", .scheme = "Bearer",
-		.token = tok, .refresh_token = refresh, .obtained_at = obtained,
-		.has_expiry = lifetime > 0, .expires_at = lifetime > 0 ? obtained + lifetime : 0,
+		.token = tok, .refresh_token = refresh, .obtained_ms = obtained * 1000LL,
+		.has_expiry = lifetime > 0,
+		.expires_ms = lifetime > 0 ? (obtained + lifetime) * 1000LL : 0,
 	};
 
 	return t;
@@ -701,7 +702,7 @@ static void test_save_older_never_replaces_newer(void **state)
 	assert_no_temp_files(f);
 
 	/* same second: the later call wins */
-	older.obtained_at = T0 + 100;
+	older.obtained_ms = (T0 + 100) * 1000LL;
 	assert_int_equal(pb_store_save(&f->st, &older, &f->err), 0);
 	{
 		char *tok = slurp(f, "apivideo.token", NULL);
@@ -1127,7 +1128,7 @@ static void test_refresh_state_file(void **state)
 	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
 	/* NULL refresh token: the state file is left as it is */
 	t.refresh_token = NULL;
-	t.obtained_at = T0 + 5;
+	t.obtained_ms = (T0 + 5) * 1000LL;
 	before = slurp(f, "apivideo.state", NULL);
 	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
 	after = slurp(f, "apivideo.state", NULL);
@@ -1140,7 +1141,7 @@ static void test_refresh_state_file(void **state)
 
 	/* a rotated one replaces it */
 	t.refresh_token = "r2";
-	t.obtained_at = T0 + 6;
+	t.obtained_ms = (T0 + 6) * 1000LL;
 	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
 	assert_int_equal(pb_store_read_refresh(&f->st, "apivideo", &r, &f->err), 0);
 	assert_string_equal(r, "r2");
@@ -1234,8 +1235,8 @@ static void test_save_error_keeps_valid_token(void **state)
 	assert_int_equal(m.next_attempt_at, now + 60);
 
 	/* a later success clears the error */
-	t.obtained_at = now;
-	t.expires_at = now + 3600;
+	t.obtained_ms = (now) * 1000LL;
+	t.expires_ms = (now + 3600) * 1000LL;
 	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
 	o = json_file(f, "apivideo.json");
 	assert_null(member(o, "last_error"));
@@ -1260,7 +1261,7 @@ static void test_save_error_after_expiry(void **state)
 	assert_int_equal(m.next_attempt_at, 0);
 
 	/* a token that never expires stays valid through failures */
-	forever.obtained_at = now;
+	forever.obtained_ms = (now) * 1000LL;
 	assert_int_equal(pb_store_save(&f->st, &forever, &f->err), 0);
 	assert_int_equal(pb_store_save_error(&f->st, "apivideo", "apivideo", "Bearer", "down", 0, NULL,
 					     &f->err), 0);

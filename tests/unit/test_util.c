@@ -382,6 +382,34 @@ static void test_small_helpers(void **state)
 	pb_wipe_free(NULL);
 }
 
+/* Times to the millisecond: written with a fraction only when there is one, read back the same. */
+static void test_time_ms(void **state)
+{
+	char buf[32];
+	long long ms;
+	time_t t;
+
+	(void)state;
+	pb_time_format_ms(1795432424250LL, buf);
+	assert_string_equal(buf, "2026-11-23T11:13:44.250Z");
+	pb_time_format_ms(1795432424000LL, buf);
+	assert_string_equal(buf, "2026-11-23T11:13:44Z");
+	pb_time_format_ms(1795432424007LL, buf);
+	assert_string_equal(buf, "2026-11-23T11:13:44.007Z");
+	assert_int_equal(pb_time_parse_ms("2026-11-23T11:13:44.250Z", &ms), 0);
+	assert_true(ms == 1795432424250LL);
+	assert_int_equal(pb_time_parse_ms("2026-11-23T11:13:44.2Z", &ms), 0);
+	assert_true(ms == 1795432424200LL);
+	assert_int_equal(pb_time_parse_ms("2026-11-23T11:13:44.123456789Z", &ms), 0);
+	assert_true(ms == 1795432424123LL);
+	assert_int_equal(pb_time_parse_ms("2026-11-23T13:13:44.5+02:00", &ms), 0);
+	assert_true(ms == 1795432424500LL);
+	/* whole seconds, as before: the fraction cut */
+	assert_int_equal(pb_time_parse("2026-11-23T11:13:44.999Z", &t), 0);
+	assert_int_equal(t, 1795432424);
+	assert_true(pb_wall_ms() / 1000 - pb_now() <= 1);
+}
+
 /* Numbers from a vendor: clamped; sums of times: saturating, never wrapping. */
 static void test_clamp_and_saturate(void **state)
 {
@@ -440,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_fail_scrubs),
 		cmocka_unit_test(test_small_helpers),
 		cmocka_unit_test(test_clamp_and_saturate),
+		cmocka_unit_test(test_time_ms),
 		cmocka_unit_test(test_user_groups),
 	};
 
