@@ -34,6 +34,7 @@
 
 #define DEFAULT_TIMEOUT 5.0
 #define DEFAULT_REFRESH_AT 0.75
+#define DEFAULT_MIN_INTERVAL 2.0    /* seconds: no two requests for a profile closer */
 #define DEFAULT_SCHEME "Bearer"
 /* no guessing: an opaque token without expires_in needs an explicit lifetime */
 #define DEFAULT_LIFETIME "jwt"
@@ -73,8 +74,8 @@ struct key_def {
 	size_t off;               /* into struct pb_profile, NO_FIELD for config-wide keys */
 	size_t count_off;         /* K_NAMES, K_ACCOUNTS: the matching size_t count */
 	const char *const *words; /* K_ENUM */
-	double min, max;          /* K_NUMBER: min < v <= max, or v < max if max_open */
-	bool max_open;
+	double min, max;          /* K_NUMBER: min < v <= max (min <= v if min_closed, v < max if max_open) */
+	bool min_closed, max_open;
 	const char *expect;       /* for "KEY: 'VALUE' is not EXPECT" */
 };
 
@@ -101,6 +102,10 @@ static const struct key_def key_table[] = {
 	  .expect = "a number of seconds in (0, 300]" },
 	{ "refresh_at", D | R, K_NUMBER, P(refresh_at), .min = 0, .max = 1, .max_open = true,
 	  .expect = "a fraction in (0, 1)" },
+	{ "min_interval", D | R, K_NUMBER, P(min_interval), .min = 0, .max = 3600,
+	  .expect = "a number of seconds in (0, 3600]" },
+	{ "first_refresh_from", D | R, K_NUMBER, P(first_refresh_from), .min = 0, .max = 1,
+	  .min_closed = true, .max_open = true, .expect = "a fraction in [0, 1)" },
 	{ "ca_file", D | R, K_PATH, P(ca_file), .expect = "an absolute path" },
 	{ "proxy", D | R, K_PROXY, P(proxy), .expect = "a proxy URL without blanks" },
 	{ "vendor_dir", D, K_PATH, NO_FIELD, .expect = "an absolute path" },
@@ -204,7 +209,8 @@ static int parse_number(const struct key_def *k, const char *v, double *out)
 
 	if (v[strspn(v, "0123456789.")] != '\0' || pb_parse_double(v, &d) < 0)
 		return -1;
-	if (d <= k->min || d > k->max || (k->max_open && d >= k->max))
+	if (d < k->min || (d == k->min && !k->min_closed) || d > k->max ||
+	    (k->max_open && d >= k->max))
 		return -1;
 	*out = d;
 	return 0;
@@ -904,6 +910,8 @@ static void init_profile(struct pb_profile *p, const struct pb_config *cfg,
 	p->client_auth = PB_AUTH_BODY;
 	p->timeout = DEFAULT_TIMEOUT;
 	p->refresh_at = DEFAULT_REFRESH_AT;
+	p->min_interval = DEFAULT_MIN_INTERVAL;
+	p->first_refresh_from = 0.0;
 }
 
 /* A body format not set explicitly: json when the body starts with '{', else form. */

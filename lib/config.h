@@ -11,14 +11,16 @@
  * an unknown vendor is an error "FILE:LINE: ..." naming the key.
  *
  * Keys (pam_bearer.conf(5) documents each):
- *   [defaults]  timeout refresh_at ca_file proxy vendor_dir system_credentials_dir
+ *   [defaults]  timeout refresh_at min_interval first_refresh_from ca_file proxy
+ *               vendor_dir system_credentials_dir
  *               broker_socket
  *   [vendor X]  type base_url fields token.url token.body token.format
  *               token.header.NAME refresh.url refresh.body refresh.format
  *               response.token response.expires_in response.refresh_token
  *               lifetime scheme client_auth
  *   [profile X] vendor credentials users groups scope audience
- *               timeout refresh_at ca_file proxy, and any [vendor] key
+ *               timeout refresh_at min_interval first_refresh_from ca_file proxy,
+ *               and any [vendor] key
  */
 #ifndef PB_CONFIG_H
 #define PB_CONFIG_H
@@ -79,6 +81,8 @@ struct pb_profile {
 	size_t nusers, ngroups;
 	double timeout;                 /* seconds per HTTP exchange */
 	double refresh_at;              /* fraction of the lifetime, 0 < x < 1 */
+	double min_interval;            /* seconds between two requests at the least */
+	double first_refresh_from;      /* the first renewal after a login: from this fraction of refresh_at */
 	const char *ca_file;            /* NULL: the system trust store */
 	const char *proxy;              /* NULL: no proxy, whatever the environment says */
 	/* set at run time, never from a file: the CLOCK_MONOTONIC ms by which
