@@ -30,12 +30,14 @@ FUZZ_LIB_SRC = \
 	$(top_srcdir)/lib/util.c $(top_srcdir)/lib/ini.c $(top_srcdir)/lib/config.c \
 	$(top_srcdir)/lib/creds.c $(top_srcdir)/lib/template.c $(top_srcdir)/lib/jsonmap.c \
 	$(top_srcdir)/lib/jwt.c $(top_srcdir)/lib/expiry.c $(top_srcdir)/lib/store.c \
+	$(top_srcdir)/lib/storefile.c \
 	$(top_srcdir)/lib/proto.c $(top_srcdir)/lib/token.c $(top_srcdir)/lib/fetch.c \
 	$(top_srcdir)/module/options.c
 FUZZ_LIB_HDR = \
 	$(top_srcdir)/lib/util.h $(top_srcdir)/lib/ini.h $(top_srcdir)/lib/config.h \
 	$(top_srcdir)/lib/creds.h $(top_srcdir)/lib/template.h $(top_srcdir)/lib/jsonmap.h \
 	$(top_srcdir)/lib/jwt.h $(top_srcdir)/lib/expiry.h $(top_srcdir)/lib/store.h \
+	$(top_srcdir)/lib/storefile.h \
 	$(top_srcdir)/lib/proto.h $(top_srcdir)/lib/token.h $(top_srcdir)/lib/fetch.h \
 	$(top_srcdir)/lib/http.h \
 	$(top_srcdir)/module/options.h

@@ -1,19 +1,16 @@
 /*
- * store.c - the token dir, $XDG_RUNTIME_DIR/bearer/.
+ * store.c - what the files of the token dir mean (store.h); how they are
+ * read and written safely is storefile.c's.
  *
- * This code runs as the user (bearer-token) and as root with the fs uid set
- * to the user (the PAM module's fast path), in a dir the user controls. So:
- * - every file is reached relative to the bearer/ dir fd, itself opened
- *   O_NOFOLLOW from a runtime dir fd opened O_NOFOLLOW; no symlink is ever
- *   followed, no path is ever resolved twice;
- * - every file we open is fstat()ed before we trust it: a regular file,
- *   owned by the user, no group/other bits, size-capped;
- * - every write goes to a fresh O_EXCL temp file in the same dir, which is
- *   renamed over the old file, so a reader sees the old file or the new one
- *   and never a partial or empty one;
- * - the refresh token's .state file is written and parsed by hand, so that
- *   the secret only ever sits in memory that we wipe (json-c frees without
- *   wiping); .json never holds a secret, so json-c is fine for it.
+ * The order of the writes is what keeps the files consistent across a
+ * crash: a new token writes .state (a rotated refresh token, never to be
+ * lost) first and .json (which says "valid") last; an expiry removes
+ * .header and .token before .json says expired. pb_store_repair mends
+ * what a crash between two of them left.
+ *
+ * The refresh token's .state file is written and parsed by hand, so that
+ * the secret only ever sits in memory that we wipe (json-c frees without
+ * wiping); .json never holds a secret, so json-c is fine for it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,11 +27,8 @@
 #include "expiry.h"
 #include "store.h"
 
-#define STORE_FILE_MAX (64 * 1024)    /* the most we read from any file */
 #define STORE_TOKEN_MAX (32 * 1024)   /* the longest token we store */
 #define STORE_SCHEME_MAX 32           /* struct pb_meta.scheme */
-#define STORE_NAME_MAX 128            /* ".<profile:64>.<ext>.<16 hex>" fits */
-#define LOCK_POLL_NS (10 * 1000 * 1000L)
 
 /* "none", "valid", "expired", "error": the words .json and status use. */
 const char *pb_state_name(enum pb_state s)
@@ -77,189 +69,6 @@ static int file_name(const char *profile, const char *ext, char out[STORE_NAME_M
 }
 
 /*
- * Is the open file fd (st->path/name) safe to believe: a regular file,
- * owned by the store's uid, with no group/other bits? 0 or -1 (PB_E_STORE).
- */
-static int check_file(const struct pb_store *st, int fd, const char *name, struct pb_err *err)
-{
-	struct stat sb;
-
-	if (fstat(fd, &sb) < 0)
-		return pb_fail(err, PB_E_STORE, "cannot stat %s/%s: %s", st->path, name,
-			       strerror(errno));
-	if (!S_ISREG(sb.st_mode))
-		return pb_fail(err, PB_E_STORE, "%s/%s is not a regular file", st->path, name);
-	if (sb.st_uid != st->uid)
-		return pb_fail(err, PB_E_STORE, "%s/%s is not owned by uid %u", st->path, name,
-			       (unsigned)st->uid);
-	if ((sb.st_mode & 077) != 0)
-		return pb_fail(err, PB_E_STORE, "%s/%s is open to group or others (mode %04o)",
-			       st->path, name, (unsigned)(sb.st_mode & 07777));
-	if (sb.st_size > STORE_FILE_MAX)
-		return pb_fail(err, PB_E_STORE, "%s/%s is too large (%lld bytes)", st->path, name,
-			       (long long)sb.st_size);
-	return 0;
-}
-
-/*
- * Read st->path/name into out (NUL-terminated, wiped by the caller with
- * pb_buf_wipe). 0 ok, 1 no such file, -1 error (symlink, unsafe, too
- * large, I/O). O_NONBLOCK: a FIFO planted under the name cannot hang us.
- */
-static int read_file(const struct pb_store *st, const char *name, struct pb_buf *out,
-		     struct pb_err *err)
-{
-	char chunk[4096];
-	int fd, rc = -1;
-	ssize_t n;
-
-	fd = openat(st->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			rc = 1;
-		else if (errno == ELOOP)
-			pb_fail(err, PB_E_STORE, "%s/%s is a symlink", st->path, name);
-		else
-			pb_fail(err, PB_E_STORE, "cannot open %s/%s: %s", st->path, name,
-				strerror(errno));
-		goto done;
-	}
-	if (check_file(st, fd, name, err) < 0)
-		goto done;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			pb_fail(err, PB_E_STORE, "cannot read %s/%s: %s", st->path, name,
-				strerror(errno));
-			goto done;
-		}
-		if (n == 0)
-			break;
-		if (out->len + (size_t)n > STORE_FILE_MAX) {
-			pb_fail(err, PB_E_STORE, "%s/%s is too large", st->path, name);
-			goto done;
-		}
-		if (pb_buf_add(out, chunk, (size_t)n) < 0) {
-			pb_fail(err, PB_E_INTERNAL, "out of memory");
-			goto done;
-		}
-	}
-	if (pb_buf_add(out, "", 0) < 0) {    /* an empty file still gets a "" */
-		pb_fail(err, PB_E_INTERNAL, "out of memory");
-		goto done;
-	}
-	rc = 0;
-done:
-	explicit_bzero(chunk, sizeof(chunk));
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0)
-		pb_buf_wipe(out);
-	return rc;
-}
-
-/* Random hex for temp names; the O_EXCL open, not this, is what makes them safe. */
-static uint64_t temp_suffix(unsigned attempt)
-{
-	struct timespec ts;
-	uint64_t r;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
-		return r;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
-	       attempt;
-}
-
-/*
- * Replace st->path/name with data, atomically: write a new 0600 temp file
- * ".<name>.<random>" (O_CREAT|O_EXCL|O_NOFOLLOW, so never through a link),
- * then renameat() it over name. rename replaces a symlink planted under
- * name, it never writes through it. On any failure the temp file is
- * removed and name is left as it was. No fsync: the dir is a tmpfs, and
- * its content does not outlive a reboot anyway.
- */
-static int write_atomic(const struct pb_store *st, const char *name, const char *data,
-			size_t len, struct pb_err *err)
-{
-	char tmp[STORE_NAME_MAX + 32];
-	bool have_tmp = false;
-	struct stat sb;
-	int fd = -1, rc = -1;
-	size_t off = 0;
-	ssize_t n;
-
-	if (len > STORE_FILE_MAX) {
-		pb_fail(err, PB_E_INTERNAL, "%s/%s: refusing to write %zu bytes", st->path, name,
-			len);
-		goto done;
-	}
-	for (unsigned attempt = 0; fd < 0; attempt++) {
-		snprintf(tmp, sizeof(tmp), ".%s.%016llx", name,
-			 (unsigned long long)temp_suffix(attempt));
-		fd = openat(st->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
-			    O_NOCTTY, 0600);
-		if (fd < 0 && (errno != EEXIST || attempt >= 16)) {
-			pb_fail(err, PB_E_STORE, "cannot create a file in %s: %s", st->path,
-				strerror(errno));
-			goto done;
-		}
-	}
-	have_tmp = true;
-	/* a file the user would not own (we run as someone else) is of no use to them */
-	if (fstat(fd, &sb) < 0 || sb.st_uid != st->uid) {
-		pb_fail(err, PB_E_STORE, "%s: new files would not be owned by uid %u", st->path,
-			(unsigned)st->uid);
-		goto done;
-	}
-	if (fchmod(fd, 0600) < 0) {    /* 0600 whatever the umask */
-		pb_fail(err, PB_E_STORE, "cannot chmod %s/%s: %s", st->path, tmp, strerror(errno));
-		goto done;
-	}
-	while (off < len) {
-		n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			pb_fail(err, PB_E_STORE, "cannot write %s/%s: %s", st->path, name,
-				n < 0 ? strerror(errno) : "short write");
-			goto done;
-		}
-		off += (size_t)n;
-	}
-	n = close(fd);
-	fd = -1;
-	if (n < 0) {
-		pb_fail(err, PB_E_STORE, "cannot write %s/%s: %s", st->path, name, strerror(errno));
-		goto done;
-	}
-	if (renameat(st->dirfd, tmp, st->dirfd, name) < 0) {
-		pb_fail(err, PB_E_STORE, "cannot replace %s/%s: %s", st->path, name,
-			strerror(errno));
-		goto done;
-	}
-	have_tmp = false;
-	rc = 0;
-done:
-	if (fd >= 0)
-		close(fd);
-	if (have_tmp)
-		unlinkat(st->dirfd, tmp, 0);
-	return rc;
-}
-
-/* Remove st->path/name; a file that is not there is fine. */
-static int remove_file(const struct pb_store *st, const char *name, struct pb_err *err)
-{
-	if (unlinkat(st->dirfd, name, 0) < 0 && errno != ENOENT)
-		return pb_fail(err, PB_E_STORE, "cannot remove %s/%s: %s", st->path, name,
-			       strerror(errno));
-	return 0;
-}
-
-/*
  * A token we are willing to put in a file and an HTTP header: not empty,
  * not too long, no control characters (header injection) and no spaces.
  * A refresh token only ever goes into a request body, so spaces are fine
@@ -280,6 +89,12 @@ static int check_token(const char *what, const char *t, bool spaces_ok, struct p
 	if (!spaces_ok && strchr(t, ' ') != NULL)
 		return pb_fail(err, PB_E_TEMP, "refusing %s with spaces", what);
 	return 0;
+}
+
+/* The header of token: "Authorization: <scheme> <token>\n", into out. */
+static int header_text(const char *scheme, const char *token, struct pb_buf *out)
+{
+	return pb_buf_addf(out, "Authorization: %s %s\n", scheme, token);
 }
 
 /* An auth scheme ("Bearer", "Token"): 1..32 visible ASCII characters. */
@@ -485,7 +300,7 @@ static int meta_load(const struct pb_store *st, const char *profile, struct pb_m
 	m->state = PB_STATE_NONE;
 	rc = file_name(profile, "json", name, err);
 	if (rc == 0)
-		rc = read_file(st, name, &text, err);
+		rc = pb_file_read(st, name, &text, err);
 	if (rc == 0 && meta_parse(&text, m) < 0) {
 		memset(m, 0, sizeof(*m));
 		m->state = PB_STATE_NONE;
@@ -506,7 +321,7 @@ static int meta_save(const struct pb_store *st, const char *profile, const struc
 
 	if (file_name(profile, "json", name, err) < 0 || meta_format(profile, m, &text, err) < 0)
 		goto done;
-	rc = write_atomic(st, name, text.data, text.len, err);
+	rc = pb_file_write(st, name, text.data, text.len, err);
 done:
 	pb_buf_wipe(&text);
 	return rc;
@@ -717,126 +532,6 @@ done:
 
 /* ------------------------------------------------------------------ public */
 
-/*
- * See store.h. Each check is made on an fd (fstat), never on a path that
- * could be swapped between the check and the use.
- */
-int pb_store_open(const char *runtime_dir, uid_t uid, bool create, struct pb_store *st,
-		  struct pb_err *err)
-{
-	return pb_store_open_at(runtime_dir, "bearer", uid, create, st, err);
-}
-
-int pb_store_open_at(const char *runtime_dir, const char *name, uid_t uid, bool create,
-		     struct pb_store *st, struct pb_err *err)
-{
-	char dir[PATH_MAX];
-	struct stat sb;
-	int rfd = -1, fd = -1, rc = -1, saved_errno = 0;
-	size_t n;
-
-	st->dirfd = -1;
-	st->uid = uid;
-	st->path[0] = '\0';
-	if (runtime_dir == NULL || runtime_dir[0] != '/') {
-		pb_fail(err, PB_E_STORE, "runtime dir %s is not an absolute path",
-			runtime_dir != NULL ? runtime_dir : "(unset)");
-		goto done;
-	}
-	/*
-	 * Trailing slashes go: "dir/" would make the kernel follow a symlink
-	 * named dir despite O_NOFOLLOW.
-	 */
-	n = strlen(runtime_dir);
-	while (n > 1 && runtime_dir[n - 1] == '/')
-		n--;
-	if (n + strlen(name) + 2 > sizeof(dir) || strchr(name, '/') != NULL) {
-		pb_fail(err, PB_E_STORE, "runtime dir %.64s... is too long", runtime_dir);
-		goto done;
-	}
-	memcpy(dir, runtime_dir, n);
-	dir[n] = '\0';
-	/* (fits: checked above) */
-	memcpy(st->path, dir, n == 1 ? 0 : n);
-	st->path[n == 1 ? 0 : n] = '/';
-	memcpy(st->path + (n == 1 ? 1 : n + 1), name, strlen(name) + 1);
-
-	/* O_PATH: no read permission needed, and the fd can be fstat()ed even if it is a link */
-	rfd = open(dir, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (rfd < 0 || fstat(rfd, &sb) < 0) {
-		saved_errno = errno;
-		if (saved_errno == ENOENT)
-			pb_fail(err, PB_E_STORE, "runtime dir %s does not exist", dir);
-		else
-			pb_fail(err, PB_E_STORE, "cannot open runtime dir %s: %s", dir,
-				strerror(saved_errno));
-		goto done;
-	}
-	if (S_ISLNK(sb.st_mode)) {
-		pb_fail(err, PB_E_STORE, "runtime dir %s is a symlink", dir);
-		goto done;
-	}
-	if (!S_ISDIR(sb.st_mode)) {
-		pb_fail(err, PB_E_STORE, "runtime dir %s is not a directory", dir);
-		goto done;
-	}
-	if (sb.st_uid != uid) {
-		pb_fail(err, PB_E_STORE, "runtime dir %s is not owned by uid %u", dir, (unsigned)uid);
-		goto done;
-	}
-	if (create && mkdirat(rfd, name, 0700) < 0 && errno != EEXIST) {
-		pb_fail(err, PB_E_STORE, "cannot create %s: %s", st->path, strerror(errno));
-		goto done;
-	}
-	fd = openat(rfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		saved_errno = errno;
-		if (saved_errno == ENOENT)
-			pb_fail(err, PB_E_STORE, "token dir %s does not exist", st->path);
-		else
-			pb_fail(err, PB_E_STORE, "cannot open token dir %s: %s", st->path,
-				strerror(saved_errno));
-		goto done;
-	}
-	if (S_ISLNK(sb.st_mode)) {
-		pb_fail(err, PB_E_STORE, "token dir %s is a symlink", st->path);
-		goto done;
-	}
-	if (!S_ISDIR(sb.st_mode)) {
-		pb_fail(err, PB_E_STORE, "token dir %s is not a directory", st->path);
-		goto done;
-	}
-	if (sb.st_uid != uid) {
-		pb_fail(err, PB_E_STORE, "token dir %s is not owned by uid %u", st->path,
-			(unsigned)uid);
-		goto done;
-	}
-	if ((sb.st_mode & 0777) != 0700) {
-		pb_fail(err, PB_E_STORE, "token dir %s has mode %04o, not 0700", st->path,
-			(unsigned)(sb.st_mode & 07777));
-		goto done;
-	}
-	st->dirfd = fd;
-	fd = -1;
-	rc = 0;
-done:
-	if (fd >= 0)
-		close(fd);
-	if (rfd >= 0)
-		close(rfd);
-	/* callers may tell "no token dir yet" (ENOENT) from "unsafe" */
-	errno = saved_errno;
-	return rc;
-}
-
-/* Close the dir fd; safe to call twice. */
-void pb_store_close(struct pb_store *st)
-{
-	if (st->dirfd >= 0)
-		close(st->dirfd);
-	st->dirfd = -1;
-}
-
 /* See store.h: a corrupt .json is -2 (PB_E_STORE "P.json is corrupt"). */
 int pb_store_read_meta(const struct pb_store *st, const char *profile, struct pb_meta *m,
 		       struct pb_err *err)
@@ -851,7 +546,7 @@ int pb_store_read(const struct pb_store *st, const char *profile, const char *ex
 	char name[STORE_NAME_MAX];
 	int rc = file_name(profile, ext, name, err);
 
-	return rc == 0 ? read_file(st, name, out, err) : rc;
+	return rc == 0 ? pb_file_read(st, name, out, err) : rc;
 }
 
 int pb_store_read_token(const struct pb_store *st, const char *profile, char **token,
@@ -864,7 +559,7 @@ int pb_store_read_token(const struct pb_store *st, const char *profile, char **t
 	*token = NULL;
 	rc = file_name(profile, "token", name, err);
 	if (rc == 0)
-		rc = read_file(st, name, &text, err);
+		rc = pb_file_read(st, name, &text, err);
 	if (rc == 0 && (text.len == 0 || strlen(text.data) != text.len)) {
 		rc = pb_fail(err, PB_E_STORE, "%s/%s is corrupt", st->path, name);
 	} else if (rc == 0) {
@@ -887,7 +582,7 @@ int pb_store_read_refresh(const struct pb_store *st, const char *profile, char *
 	*refresh_token = NULL;
 	rc = file_name(profile, "state", name, err);
 	if (rc == 0)
-		rc = read_file(st, name, &text, err);
+		rc = pb_file_read(st, name, &text, err);
 	if (rc != 0)
 		goto done;
 	if (strlen(text.data) != text.len || state_parse(text.data, &value) < 0 ||
@@ -943,7 +638,7 @@ int pb_store_save(const struct pb_store *st, const struct pb_store_token *t, str
 	/* .json last: once it says valid, the token files are in place */
 	if (t->forget_refresh) {
 		snprintf(name, sizeof(name), "%s.state", t->profile);
-		if (remove_file(st, name, err) < 0)
+		if (pb_file_remove(st, name, err) < 0)
 			goto done;
 	}
 	if (refresh) {
@@ -953,19 +648,19 @@ int pb_store_save(const struct pb_store *st, const struct pb_store_token *t, str
 			pb_fail(err, PB_E_INTERNAL, "out of memory");
 			goto done;
 		}
-		if (write_atomic(st, name, buf.data, buf.len, err) < 0)
+		if (pb_file_write(st, name, buf.data, buf.len, err) < 0)
 			goto done;
 		pb_buf_wipe(&buf);
 	}
 	snprintf(name, sizeof(name), "%s.token", t->profile);
-	if (write_atomic(st, name, t->token, strlen(t->token), err) < 0)
+	if (pb_file_write(st, name, t->token, strlen(t->token), err) < 0)
 		goto done;
 	snprintf(name, sizeof(name), "%s.header", t->profile);
-	if (pb_buf_addf(&buf, "Authorization: %s %s\n", t->scheme, t->token) < 0) {
+	if (header_text(t->scheme, t->token, &buf) < 0) {
 		pb_fail(err, PB_E_INTERNAL, "out of memory");
 		goto done;
 	}
-	if (write_atomic(st, name, buf.data, buf.len, err) < 0)
+	if (pb_file_write(st, name, buf.data, buf.len, err) < 0)
 		goto done;
 	memset(&m, 0, sizeof(m));
 	m.state = PB_STATE_VALID;
@@ -986,29 +681,30 @@ done:
 	return rc;
 }
 
-/*
- * Is there a usable token on disk for m: obtained, not expired by the
- * clock, not marked expired, and P.token really there (a regular file of
- * ours; not read, so no secret is touched)?
- */
-/* Is P.token there: a non-empty regular file of the user's? (without reading it) */
-static bool token_file_present(const struct pb_store *st, const char *profile)
+/* See store.h. */
+bool pb_store_token_present(const struct pb_store *st, const char *profile)
 {
 	char name[STORE_NAME_MAX];
 	struct stat sb;
 
-	snprintf(name, sizeof(name), "%s.token", profile);
+	if (file_name(profile, "token", name, NULL) < 0)
+		return false;
 	return fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
 	       sb.st_uid == st->uid && sb.st_size > 0;
 }
 
+/*
+ * Is there a usable token on disk for m: obtained, not expired by the
+ * clock, not marked expired, and P.token really there (not read, so no
+ * secret is touched)?
+ */
 static bool token_on_disk(const struct pb_store *st, const char *profile,
 			  const struct pb_meta *m, long long now_ms)
 {
 	if (m->obtained_ms == 0 || m->state == PB_STATE_EXPIRED || m->state == PB_STATE_NONE ||
 	    (m->has_expiry && m->expires_ms <= now_ms))
 		return false;
-	return token_file_present(st, profile);
+	return pb_store_token_present(st, profile);
 }
 
 bool pb_store_token_fresh(const struct pb_store *st, const char *profile, long min_valid)
@@ -1017,7 +713,7 @@ bool pb_store_token_fresh(const struct pb_store *st, const char *profile, long m
 
 	return pb_store_read_meta(st, profile, &m, NULL) == 0 && m.state == PB_STATE_VALID &&
 	       pb_token_fresh_ms(m.has_expiry, m.obtained_ms, m.expires_ms, pb_wall_ms(), min_valid) &&
-	       token_file_present(st, profile);
+	       pb_store_token_present(st, profile);
 }
 
 /*
@@ -1068,12 +764,16 @@ int pb_store_forget(const struct pb_store *st, const char *profile, struct pb_er
 	char name[STORE_NAME_MAX];
 
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
-		if (file_name(profile, exts[i], name, err) < 0 || remove_file(st, name, err) < 0)
+		if (file_name(profile, exts[i], name, err) < 0 || pb_file_remove(st, name, err) < 0)
 			return -1;
 	return 0;
 }
 
-/* See store.h. .state (the refresh token) is kept: it may still renew. */
+/*
+ * See store.h. .state (the refresh token) is kept: it may still renew.
+ * .header and .token go first: should .json then fail to be written (a
+ * full disk), no dead token is left, whatever .json says.
+ */
 int pb_store_expire(const struct pb_store *st, const char *profile, struct pb_err *err)
 {
 	struct pb_meta m;
@@ -1082,88 +782,84 @@ int pb_store_expire(const struct pb_store *st, const char *profile, struct pb_er
 	int r;
 
 	pb_err_clear(&why);
-	if (file_name(profile, "json", name, err) < 0)
+	if (file_name(profile, "header", name, err) < 0 || pb_file_remove(st, name, err) < 0)
 		return -1;
+	snprintf(name, sizeof(name), "%s.token", profile);
+	if (pb_file_remove(st, name, err) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "%s.json", profile);
 	r = meta_load(st, profile, &m, &why);
 	if (r == -1)
 		return pass_err(err, &why);
-	/* .json first: it must never say valid while the token files are gone */
 	m.state = PB_STATE_EXPIRED;
-	if (meta_save(st, profile, &m, err) < 0)
-		return -1;
-	snprintf(name, sizeof(name), "%s.token", profile);
-	if (remove_file(st, name, err) < 0)
-		return -1;
-	snprintf(name, sizeof(name), "%s.header", profile);
-	return remove_file(st, name, err);
+	return meta_save(st, profile, &m, err);
 }
 
-/* CLOCK_MONOTONIC in seconds. */
 /*
- * P.lock is created once and never removed. Removing a lock file on unlock
- * opens the classic race (one process locks the unlinked inode, the next
- * creates a new file and locks that one: two holders). An empty file in a
- * tmpfs dir that logind removes at the last logout costs nothing.
+ * See store.h. What a crash can leave, by the order of the writes: a
+ * .token newer than .header (rebuilt from .token), .header without .token
+ * (removed), a .token that has run out (removed with its header), temp
+ * files (swept).
  */
+int pb_store_repair(const struct pb_store *st, const char *profile, const char *scheme)
+{
+	struct pb_buf want = { 0 }, have = { 0 };
+	struct pb_meta m;
+	char *token = NULL, name[STORE_NAME_MAX], prefix[STORE_NAME_MAX];
+	int meta, tok, repaired = 0;
+	bool dead;
+
+	if (!pb_valid_name(profile))
+		return 0;
+	snprintf(prefix, sizeof(prefix), "%s.", profile);
+	repaired += pb_file_sweep(st, prefix) > 0;
+	meta = meta_load(st, profile, &m, NULL);
+	if (meta == -1)
+		goto done;      /* an unsafe file: the renewal says so */
+	tok = pb_store_read_token(st, profile, &token, NULL);
+	dead = meta == 0 && (m.state == PB_STATE_EXPIRED ||
+			     (m.has_expiry && m.obtained_ms != 0 && m.expires_ms <= pb_wall_ms()));
+	if (meta == 0 && m.scheme[0] != '\0')
+		scheme = m.scheme;
+	snprintf(name, sizeof(name), "%s.header", profile);
+	if (tok == 0 && !dead && scheme_ok(scheme) && check_token("token", token, false, NULL) == 0) {
+		if (header_text(scheme, token, &want) == 0 &&
+		    (pb_file_read(st, name, &have, NULL) != 0 || have.len != want.len ||
+		     memcmp(have.data, want.data, want.len) != 0))
+			repaired += pb_file_write(st, name, want.data, want.len, NULL) == 0;
+		goto done;
+	}
+	/* no token to go with a header, or a dead one: neither may be sent */
+	if (faccessat(st->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || tok != 1)
+		repaired += pb_store_expire(st, profile, NULL) == 0;
+done:
+	pb_wipe_free(token);
+	pb_buf_wipe(&want);
+	pb_buf_wipe(&have);
+	return repaired > 0;
+}
+
 int pb_store_lock(const struct pb_store *st, const char *profile, double timeout, int *lockfd,
 		  struct pb_err *err)
 {
 	char name[STORE_NAME_MAX];
-	struct stat sb;
-	struct timespec pause;
-	long long deadline, left;
-	int fd = -1, rc = -1;
+	long holder;
 
 	*lockfd = -1;
 	if (file_name(profile, "lock", name, err) < 0)
-		goto done;
-	fd = openat(st->dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
-		    O_NONBLOCK, 0600);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			pb_fail(err, PB_E_STORE, "%s/%s is a symlink", st->path, name);
-		else
-			pb_fail(err, PB_E_STORE, "cannot open %s/%s: %s", st->path, name,
-				strerror(errno));
-		goto done;
-	}
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_uid != st->uid) {
-		pb_fail(err, PB_E_STORE, "%s/%s is not a regular file owned by uid %u", st->path,
-			name, (unsigned)st->uid);
-		goto done;
-	}
-	if (!(timeout > 0))    /* NaN too */
-		timeout = 0;
-	deadline = pb_monotonic_ms() + (long long)(timeout * 1000.0);
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EINTR)
-			continue;
-		if (errno != EWOULDBLOCK) {
-			pb_fail(err, PB_E_STORE, "cannot lock %s/%s: %s", st->path, name,
-				strerror(errno));
-			goto done;
-		}
-		left = deadline - pb_monotonic_ms();
-		if (left <= 0) {
-			pb_fail(err, PB_E_TEMP, "another bearer-token is renewing %s", profile);
-			goto done;
-		}
-		pause.tv_sec = 0;
-		pause.tv_nsec = left * 1000000 < LOCK_POLL_NS ? (long)(left * 1000000) : LOCK_POLL_NS;
-		nanosleep(&pause, NULL);
-	}
-	*lockfd = fd;
-	fd = -1;
-	rc = 0;
-done:
-	if (fd >= 0)
-		close(fd);
-	return rc;
+		return -1;
+	if (pb_file_lock(st, name, timeout, lockfd, &holder, err) == 0)
+		return 0;
+	if (err != NULL && err->code == PB_E_TEMP && holder > 0)
+		pb_fail(err, PB_E_TEMP, "another process (pid %ld) is renewing %s and did not "
+			"finish within %.0f s", holder, profile, timeout);
+	else if (err != NULL && err->code == PB_E_TEMP)
+		pb_fail(err, PB_E_TEMP, "another bearer-token is renewing %s and did not finish "
+			"within %.0f s", profile, timeout);
+	return -1;
 }
 
-/* Release a lock from pb_store_lock(); -1 is ignored. */
 void pb_store_unlock(int lockfd)
 {
-	if (lockfd >= 0)
-		close(lockfd);    /* releases the flock() */
+	pb_file_unlock(lockfd);
 }

@@ -7,29 +7,19 @@
  *   P.json    metadata: profile, vendor, scheme, obtained_at, expires_at,
  *             state (valid | expired | error), last_error, next_attempt_at
  *   P.state   private: the refresh token, {"refresh_token": "..."}
- *   P.lock    flock()ed while a fetch for P is under way
- * Every write goes to a temp file opened O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC
- * 0600 in the same dir, then renameat(). The dir is created 0700; the
- * runtime dir must be a real dir owned by the user; a dir or file that is a
- * symlink or owned by someone else is refused. All access is relative to a
- * dir fd opened O_DIRECTORY|O_NOFOLLOW.
+ *   P.lock    flock()ed while a fetch for P is under way (it holds the holder's pid)
+ * How each is read and written safely (dir fd, O_NOFOLLOW, O_EXCL temp
+ * file and rename) is storefile.h's.
  */
 #ifndef PB_STORE_H
 #define PB_STORE_H
 
-#include <limits.h>
 #include <stdbool.h>
-#include <sys/types.h>
 #include <time.h>
+#include "storefile.h"
 #include "util.h"
 
 enum pb_state { PB_STATE_NONE, PB_STATE_VALID, PB_STATE_EXPIRED, PB_STATE_ERROR };
-
-struct pb_store {
-	int dirfd;                 /* the bearer/ dir */
-	uid_t uid;                 /* its owner */
-	char path[PATH_MAX];       /* for messages and BEARER_TOKEN_DIR */
-};
 
 struct pb_meta {
 	enum pb_state state;
@@ -57,24 +47,6 @@ struct pb_store_token {
 };
 
 /*
- * Open <runtime_dir>/bearer. runtime_dir must be a directory (not a symlink)
- * owned by uid; bearer/ is created 0700 when create is set and must be a
- * directory owned by uid with no group/other bits. PB_E_STORE on any failure;
- * errno is then ENOENT when the runtime dir or (without create) bearer/ is
- * simply not there yet.
- */
-int pb_store_open(const char *runtime_dir, uid_t uid, bool create,
-		  struct pb_store *st, struct pb_err *err);
-/*
- * The same for any store dir: <parent>/<name>, with the same rules (parent
- * a real dir owned by uid, name made 0700 when create is set). The broker
- * keeps one per user in its own state dir this way.
- */
-int pb_store_open_at(const char *parent, const char *name, uid_t uid, bool create,
-		     struct pb_store *st, struct pb_err *err);
-void pb_store_close(struct pb_store *st);
-
-/*
  * 0 ok, 1 no metadata yet (m->state = NONE), -1 error (an unsafe file),
  * -2 a corrupt file (not what we write: the next save replaces it, so a
  * renewal goes ahead as if there were none).
@@ -96,6 +68,9 @@ int pb_store_read(const struct pb_store *st, const char *profile, const char *ex
  */
 bool pb_store_token_fresh(const struct pb_store *st, const char *profile, long min_valid);
 
+/* Is P.token there: a non-empty regular file of the owner's? (It is not read.) */
+bool pb_store_token_present(const struct pb_store *st, const char *profile);
+
 /* 0 and a malloc()ed token (wipe it), 1 absent, -1 error */
 int pb_store_read_token(const struct pb_store *st, const char *profile,
 			char **token, struct pb_err *err);
@@ -104,8 +79,9 @@ int pb_store_read_refresh(const struct pb_store *st, const char *profile,
 			  char **refresh_token, struct pb_err *err);
 
 /*
- * Write a new token: .token, .header, .state (if refresh_token; removed if
- * forget_refresh), then .json.
+ * Write a new token: .state first (a rotated refresh token, if
+ * refresh_token; removed if forget_refresh), then .token, .header and
+ * last .json.
  * Returns 1 without touching anything if the token on disk was obtained
  * later than t->obtained_ms (an older token never replaces a newer one).
  * The token must pass pb_token_check-like rules (no control characters).
@@ -132,12 +108,26 @@ int pb_store_save_error(const struct pb_store *st, const char *profile,
  */
 int pb_store_forget(const struct pb_store *st, const char *profile, struct pb_err *err);
 
-/* The token has run out: remove .token and .header, .json says expired. */
+/*
+ * The token has run out: remove .header and .token, then .json says
+ * expired. Should that write fail (a full disk), the dead token is gone
+ * all the same.
+ */
 int pb_store_expire(const struct pb_store *st, const char *profile, struct pb_err *err);
 
 /*
+ * Make P's files agree again after a crash between two of their writes
+ * (call with P's lock held): remove the temp files of a dead writer;
+ * rebuild .header from .token (with .json's scheme, else scheme); remove
+ * a .header with no .token, and a token that has run out. 1 when it
+ * changed something, else 0. Never reaches a vendor.
+ */
+int pb_store_repair(const struct pb_store *st, const char *profile, const char *scheme);
+
+/*
  * Take the profile's lock, waiting at most timeout seconds. 0 and *lockfd,
- * or -1 (PB_E_TEMP "another bearer-token is renewing P" on timeout).
+ * or -1 (PB_E_TEMP "another process (pid N) is renewing P and did not
+ * finish within T s" on timeout).
  */
 int pb_store_lock(const struct pb_store *st, const char *profile, double timeout,
 		  int *lockfd, struct pb_err *err);

@@ -141,6 +141,14 @@ static void put_file(const struct fx *f, const char *name, const char *content, 
 	close(fd);
 }
 
+static int unlink_in(const struct fx *f, const char *name)
+{
+	char path[PATH_MAX + 80];
+
+	path_of(f, name, path, sizeof(path));
+	return unlink(path);
+}
+
 static mode_t mode_of(const struct fx *f, const char *name)
 {
 	char path[PATH_MAX + 80];
@@ -1342,6 +1350,88 @@ static void test_expire(void **state)
 	assert_no_temp_files(f);
 }
 
+/* .json cannot be written (here: a dir in its place): the dead token goes all the same. */
+static void test_expire_unwritable_json(void **state)
+{
+	struct fx *f = *state;
+	struct pb_store_token t = token(TOKEN_A, NULL, time(NULL) - 100, 3600);
+	char path[PATH_MAX + 80];
+
+	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
+	path_of(f, "apivideo.json", path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(pb_store_expire(&f->st, "apivideo", &f->err), -1);
+	assert_false(exists(f, "apivideo.token"));
+	assert_false(exists(f, "apivideo.header"));
+	assert_int_equal(rmdir(path), 0);
+}
+
+/* A crash between .token and .header: the header is rebuilt from the (newer) token. */
+static void test_repair_header_from_token(void **state)
+{
+	struct fx *f = *state;
+	struct pb_store_token t = token(TOKEN_A, NULL, time(NULL) - 100, 3600);
+	char *h;
+
+	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
+	assert_int_equal(pb_store_repair(&f->st, "apivideo", "Bearer"), 0);   /* nothing to mend */
+	put_file(f, "apivideo.header", "Authorization: Bearer an-older-token\n", 0600);
+	assert_int_equal(pb_store_repair(&f->st, "apivideo", "Bearer"), 1);
+	h = slurp(f, "apivideo.header", NULL);
+	assert_string_equal(h, "Authorization: Bearer " TOKEN_A "\n");
+	free(h);
+	assert_int_equal(mode_of(f, "apivideo.header"), 0600);
+	/* no .json at all (the first save died before it): the config's scheme */
+	assert_int_equal(unlink_in(f, "apivideo.json"), 0);
+	put_file(f, "apivideo.header", "x\n", 0600);
+	assert_int_equal(pb_store_repair(&f->st, "apivideo", "Token"), 1);
+	h = slurp(f, "apivideo.header", NULL);
+	assert_string_equal(h, "Authorization: Token " TOKEN_A "\n");
+	free(h);
+}
+
+/* A header with no token, and a token that has run out: removed, never sent. */
+static void test_repair_removes_what_must_not_be_sent(void **state)
+{
+	struct fx *f = *state;
+	time_t now = time(NULL);
+	struct pb_store_token t = token(TOKEN_A, "r1", now - 100, 3600);
+	struct pb_meta m;
+
+	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
+	assert_int_equal(unlink_in(f, "apivideo.token"), 0);
+	assert_int_equal(pb_store_repair(&f->st, "apivideo", "Bearer"), 1);
+	assert_false(exists(f, "apivideo.header"));
+	assert_true(exists(f, "apivideo.state"));
+
+	t = token(TOKEN_A, NULL, now - 100, 50);        /* expired 50 s ago */
+	assert_int_equal(pb_store_save(&f->st, &t, &f->err), 0);
+	assert_int_equal(pb_store_repair(&f->st, "apivideo", "Bearer"), 1);
+	assert_false(exists(f, "apivideo.token"));
+	assert_false(exists(f, "apivideo.header"));
+	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), 0);
+	assert_int_equal(m.state, PB_STATE_EXPIRED);
+}
+
+/* Temp files of a dead writer go; another profile's, and other names, stay. */
+static void test_repair_sweeps_temp_files(void **state)
+{
+	struct fx *f = *state;
+
+	put_file(f, ".apivideo.token.0123456789abcdef", "x", 0600);
+	put_file(f, ".apivideo.json.fedcba9876543210", "x", 0600);
+	put_file(f, ".apivideo2.token.0123456789abcdef", "x", 0600);
+	put_file(f, ".apivideo.notes", "x", 0600);
+	assert_int_equal(pb_store_repair(&f->st, "apivideo", "Bearer"), 1);
+	assert_false(exists(f, ".apivideo.token.0123456789abcdef"));
+	assert_false(exists(f, ".apivideo.json.fedcba9876543210"));
+	assert_true(exists(f, ".apivideo2.token.0123456789abcdef"));
+	assert_true(exists(f, ".apivideo.notes"));
+	assert_int_equal(unlink_in(f, ".apivideo2.token.0123456789abcdef"), 0);
+	assert_int_equal(unlink_in(f, ".apivideo.notes"), 0);
+}
+
 /* ------------------------------------------------------------ lock */
 
 static void test_lock_contention(void **state)
@@ -1350,6 +1440,7 @@ static void test_lock_contention(void **state)
 	struct timespec t0;
 	int a = -1, b = -1;
 	double took;
+	char who[128];
 
 	assert_int_equal(pb_store_lock(&f->st, "apivideo", 1.0, &a, &f->err), 0);
 	assert_true(a >= 0);
@@ -1359,8 +1450,9 @@ static void test_lock_contention(void **state)
 	/* a second open file description conflicts, even in the same process */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(pb_store_lock(&f->st, "apivideo", 0.2, &b, &f->err), -1);
+	snprintf(who, sizeof(who), "another process (pid %ld) is renewing apivideo", (long)getpid());
 	took = since(&t0);
-	assert_err(&f->err, PB_E_TEMP, "another bearer-token is renewing apivideo");
+	assert_err(&f->err, PB_E_TEMP, who);    /* the waiter says who holds it */
 	assert_int_equal(b, -1);
 	assert_true(took >= 0.19);
 	assert_true(took < 2.0);
@@ -1387,7 +1479,7 @@ static void test_lock_wait_for_other_process(void **state)
 	struct fx *f = *state;
 	struct timespec t0;
 	int pipefd[2], lockfd = -1, status;
-	char c;
+	char c, who[128];
 	pid_t pid;
 
 	assert_int_equal(pipe(pipefd), 0);
@@ -1410,7 +1502,8 @@ static void test_lock_wait_for_other_process(void **state)
 	close(pipefd[0]);
 
 	assert_int_equal(pb_store_lock(&f->st, "apivideo", 0.05, &lockfd, &f->err), -1);
-	assert_err(&f->err, PB_E_TEMP, "another bearer-token is renewing apivideo");
+	snprintf(who, sizeof(who), "another process (pid %ld) is renewing apivideo", (long)pid);
+	assert_err(&f->err, PB_E_TEMP, who);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(pb_store_lock(&f->st, "apivideo", 10.0, &lockfd, &f->err), 0);
 	assert_true(since(&t0) > 0.1);
@@ -1475,6 +1568,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_save_error_after_expiry, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_save_error_first_attempt, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_expire, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_expire_unwritable_json, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_repair_header_from_token, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_repair_removes_what_must_not_be_sent, setup_open,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_repair_sweeps_temp_files, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_contention, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_wait_for_other_process, setup_open,
 						teardown),
