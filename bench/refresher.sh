@@ -14,7 +14,7 @@ HZ=$(getconf CLK_TCK)
 start_daemon() {
 	sleep 3000 & HOLDER=$!
 	as_user env USER=bench HOME="$T/home" XDG_RUNTIME_DIR="$T/run/$U" XDG_CONFIG_HOME="$T/home/.config" \
-		"$BEARER_TOKEN_BIN" --config "$BEARER_CONFIG" daemon --session "$HOLDER:beef" ||
+		"$BEARER_TOKEN_BIN" --config "$BEARER_CONFIG" daemon --session "$HOLDER:000000000000beef" ||
 		fail "the refresher did not start"
 	for _ in $(seq 200); do [ -S "$T/run/$U/bearer/daemon.sock" ] && break; sleep 0.05; done
 	DPID=$(daemon_pid) || fail "the refresher does not answer"

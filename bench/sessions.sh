@@ -81,7 +81,7 @@ section2() {
 	# a refresher kept alive by a session of its own (a sleep), as during a login
 	sleep 3000 & holder=$!
 	as_user env USER=bench HOME="$T/home" XDG_RUNTIME_DIR="$BASE" XDG_CONFIG_HOME="$T/home/.config" \
-		"$BEARER_TOKEN_BIN" --config "$BEARER_CONFIG" daemon --session "$holder:beef"
+		"$BEARER_TOKEN_BIN" --config "$BEARER_CONFIG" daemon --session "$holder:000000000000beef"
 	for _ in $(seq 100); do [ -S "$BASE/bearer/daemon.sock" ] && break; sleep 0.05; done
 	for ((i = 0; i < rounds; i++)); do
 		open_n pb bench $BATCH "$OUT/s2-pam_bearer.samples"

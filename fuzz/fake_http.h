@@ -13,7 +13,7 @@ struct fake_answer {
 	long retry_after;       /* -1: none */
 	const char *body;       /* body_len bytes, any content */
 	size_t body_len;
-	unsigned requests;      /* how many pb_http_post() calls so far */
+	unsigned requests;      /* how many requests started so far */
 };
 
 extern struct fake_answer fake_answer;

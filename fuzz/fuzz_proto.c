@@ -10,6 +10,8 @@
  *   2  pb_proto_read_fetch_reply    (bearer-fetch -> bearer-token, and the broker's reply)
  *   3  pb_proto_parse_result        (bearer-token -> PAM module, one line)
  *   4  pb_proto_read_broker_request (a client -> the broker)
+ *   5  pb_proto_read_batch          (bearer-token -> bearer-fetch: a batch)
+ *   6  pb_proto_next_batch_reply    (bearer-fetch -> bearer-token: framed replies)
  * Invariants: what a reader accepts, the matching writer writes back into
  * a message the reader reads as the same thing; an accepted token passes
  * pb_token_check and has times in range; a failure is one line with an
@@ -193,6 +195,77 @@ done:
 	pb_buf_wipe(&out);
 }
 
+/* A batch: written back item by item, it reads as the same batch. */
+static void fuzz_batch(const char *msg, size_t len)
+{
+	struct pb_batch_item *items = NULL, *again = NULL;
+	struct pb_buf out = { 0 };
+	struct pb_err err;
+	size_t n = 0, n2 = 0;
+
+	pb_err_clear(&err);
+	if (pb_proto_read_batch(msg, len, &items, &n, &err) < 0) {
+		check_err(&err);
+		FUZZ_CHECK(items == NULL && n == 0);
+		return;
+	}
+	FUZZ_CHECK(n <= PB_PROTO_MAX_BATCH);
+	for (size_t i = 0; i < n; i++) {
+		FUZZ_CHECK(pb_valid_name(items[i].profile));
+		for (size_t k = 0; k < items[i].creds.n; k++)
+			FUZZ_CHECK(strcmp(items[i].creds.v[k].profile, items[i].profile) == 0);
+		FUZZ_CHECK(pb_proto_put_batch_item(&out, items[i].profile,
+						   items[i].creds.path != NULL ? &items[i].creds : NULL,
+						   items[i].refresh_token) == 0);
+	}
+	FUZZ_CHECK(pb_proto_put_end(&out) == 0);
+	FUZZ_CHECK(pb_proto_read_batch(out.data, out.len, &again, &n2, &err) == 0 && n2 == n);
+	for (size_t i = 0; i < n; i++) {
+		FUZZ_CHECK(strcmp(again[i].profile, items[i].profile) == 0);
+		FUZZ_CHECK(items[i].creds.path == NULL || same_creds(&items[i].creds, &again[i].creds));
+		FUZZ_CHECK((items[i].refresh_token == NULL) == (again[i].refresh_token == NULL));
+		FUZZ_CHECK(items[i].refresh_token == NULL ||
+			   strcmp(items[i].refresh_token, again[i].refresh_token) == 0);
+	}
+	pb_batch_items_free(items, n);
+	pb_batch_items_free(again, n2);
+	pb_buf_wipe(&out);
+}
+
+/* Framed replies: each one read is written back as a frame that reads the same. */
+static void fuzz_batch_replies(const char *msg, size_t len)
+{
+	struct pb_buf out = { 0 };
+	struct pb_token tok, tok2;
+	struct pb_err err, err2;
+	char profile[65], profile2[65];
+	size_t pos = 0, pos2;
+	bool ok, ok2;
+	int r;
+
+	pb_err_clear(&err);
+	while ((r = pb_proto_next_batch_reply(msg, len, &pos, profile, &ok, &tok, &err)) == 1) {
+		FUZZ_CHECK(pos <= len && pb_valid_name(profile));
+		pb_buf_wipe(&out);
+		FUZZ_CHECK(pb_proto_put_batch_reply(&out, profile, ok ? &tok : NULL,
+						    ok ? NULL : &err) == 0);
+		pos2 = 0;
+		pb_err_clear(&err2);
+		FUZZ_CHECK(pb_proto_next_batch_reply(out.data, out.len, &pos2, profile2, &ok2, &tok2,
+						     &err2) == 1);
+		FUZZ_CHECK(pos2 == out.len && strcmp(profile, profile2) == 0 && ok == ok2);
+		FUZZ_CHECK(!ok || (strcmp(tok.token, tok2.token) == 0 &&
+				   tok.expires_ms == tok2.expires_ms));
+		FUZZ_CHECK(ok || err.code == PB_E_INTERNAL || err2.code == err.code);
+		pb_token_free(&tok);
+		pb_token_free(&tok2);
+		pb_err_clear(&err);
+	}
+	if (r < 0)
+		check_err(&err);
+	pb_buf_wipe(&out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *msg;
@@ -202,12 +275,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((msg = malloc(size - 1 ? size - 1 : 1)) == NULL)
 		return 0;
 	memcpy(msg, data + 1, size - 1);
-	switch (data[0] % 5) {
+	switch (data[0] % 7) {
 	case 0: fuzz_records(msg, size - 1); break;
 	case 1: fuzz_request(msg, size - 1); break;
 	case 2: fuzz_reply(msg, size - 1); break;
 	case 3: fuzz_result(msg, size - 1); break;
-	default: fuzz_broker_request(msg, size - 1); break;
+	case 4: fuzz_broker_request(msg, size - 1); break;
+	case 5: fuzz_batch(msg, size - 1); break;
+	default: fuzz_batch_replies(msg, size - 1); break;
 	}
 	free(msg);
 	return 0;

@@ -19,9 +19,10 @@ FUZZ_LIBS = fuzz/libbearer-fuzz.a $(JSONC_LIBS) -lm
 # smoke: seconds per target
 FUZZ_SMOKE_SECONDS = 10
 
-FUZZ_NAMES = ini template jsonmap jwt header options proto config expiry
+FUZZ_NAMES = ini template jsonmap jwt header options proto config expiry ctl
 FUZZ_TARGETS = fuzz/fuzz_ini fuzz/fuzz_template fuzz/fuzz_jsonmap fuzz/fuzz_jwt \
-	fuzz/fuzz_header fuzz/fuzz_options fuzz/fuzz_proto fuzz/fuzz_config fuzz/fuzz_expiry
+	fuzz/fuzz_header fuzz/fuzz_options fuzz/fuzz_proto fuzz/fuzz_config fuzz/fuzz_expiry \
+	fuzz/fuzz_ctl
 
 # The lib code under test, instrumented for coverage, in one archive: each
 # target links only the objects it uses. No libcurl: fetch.c's HTTP layer
@@ -32,6 +33,7 @@ FUZZ_LIB_SRC = \
 	$(top_srcdir)/lib/jwt.c $(top_srcdir)/lib/expiry.c $(top_srcdir)/lib/store.c \
 	$(top_srcdir)/lib/storefile.c \
 	$(top_srcdir)/lib/proto.c $(top_srcdir)/lib/token.c $(top_srcdir)/lib/fetch.c \
+	$(top_srcdir)/lib/ctl.c \
 	$(top_srcdir)/module/options.c
 FUZZ_LIB_HDR = \
 	$(top_srcdir)/lib/util.h $(top_srcdir)/lib/ini.h $(top_srcdir)/lib/config.h \
@@ -39,7 +41,7 @@ FUZZ_LIB_HDR = \
 	$(top_srcdir)/lib/jwt.h $(top_srcdir)/lib/expiry.h $(top_srcdir)/lib/store.h \
 	$(top_srcdir)/lib/storefile.h \
 	$(top_srcdir)/lib/proto.h $(top_srcdir)/lib/token.h $(top_srcdir)/lib/fetch.h \
-	$(top_srcdir)/lib/http.h \
+	$(top_srcdir)/lib/http.h $(top_srcdir)/lib/ctl.h \
 	$(top_srcdir)/module/options.h
 
 fuzz/libbearer-fuzz.a: $(FUZZ_LIB_SRC) $(FUZZ_LIB_HDR) $(top_builddir)/config.h \
@@ -71,6 +73,8 @@ fuzz/fuzz_config: $(srcdir)/fuzz/fuzz_config.c $(FUZZ_DEPS)
 	$(AM_V_CCLD)$(FUZZ_LINK) -o $@ $(srcdir)/fuzz/fuzz_config.c $(FUZZ_LIBS)
 fuzz/fuzz_expiry: $(srcdir)/fuzz/fuzz_expiry.c $(FUZZ_DEPS)
 	$(AM_V_CCLD)$(FUZZ_LINK) -o $@ $(srcdir)/fuzz/fuzz_expiry.c $(FUZZ_LIBS)
+fuzz/fuzz_ctl: $(srcdir)/fuzz/fuzz_ctl.c $(FUZZ_DEPS)
+	$(AM_V_CCLD)$(FUZZ_LINK) -o $@ $(srcdir)/fuzz/fuzz_ctl.c $(FUZZ_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 fuzz-smoke: fuzz
@@ -82,4 +86,4 @@ CLEANFILES += $(FUZZ_TARGETS) fuzz/libbearer-fuzz.a fuzz/obj/*.o fuzz/smoke-arti
 EXTRA_DIST += fuzz/README.md fuzz/smoke.sh fuzz/fuzz.h fuzz/fake_http.c fuzz/fake_http.h \
 	fuzz/fuzz_ini.c fuzz/fuzz_template.c fuzz/fuzz_jsonmap.c fuzz/fuzz_jwt.c \
 	fuzz/fuzz_header.c fuzz/fuzz_options.c fuzz/fuzz_proto.c fuzz/fuzz_config.c \
-	fuzz/fuzz_expiry.c fuzz/corpus
+	fuzz/fuzz_expiry.c fuzz/fuzz_ctl.c fuzz/corpus

@@ -6,6 +6,7 @@
 #define PB_CLI_H
 
 #include "config.h"
+#include "ctl.h"
 #include "renew.h"
 
 struct cli {
@@ -35,11 +36,11 @@ int cmd_broker(struct cli *c, int argc, char **argv);
 int cli_detach(void);
 
 /*
- * Ask the running refresher to renew (`refresh`) or make sure of (`get`,
- * min_valid) one profile. 1 when no refresher runs (do it yourself), else
+ * Ask the running refresher to renew (PB_CTL_REFRESH) or make sure of
+ * (PB_CTL_GET, min_valid) one profile. 1 when no refresher runs (do it yourself), else
  * 0 with its verdict in err (err->code PB_OK on success).
  */
-int cli_ask_daemon(struct cli *c, const char *what, const char *profile, long min_valid,
+int cli_ask_daemon(struct cli *c, enum pb_ctl_cmd cmd, const char *profile, long min_valid,
 		   struct pb_err *err);
 
 #endif

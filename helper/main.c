@@ -196,19 +196,19 @@ int cli_open_store(struct cli *c, struct pb_err *err)
 	return pb_store_open(c->runtime_dir, c->ctx.uid, true, &c->ctx.store, err);
 }
 
-int cli_ask_daemon(struct cli *c, const char *what, const char *profile, long min_valid,
+int cli_ask_daemon(struct cli *c, enum pb_ctl_cmd cmd, const char *profile, long min_valid,
 		   struct pb_err *err)
 {
-	struct pb_buf req = { 0 }, reply = { 0 };
+	struct pb_ctl_request req = { .cmd = cmd, .min_valid = min_valid };
+	struct pb_buf reply = { 0 };
 	const char *name, *text;
 	char *nl;
 	int code, rc = 1;
 
-	if (pb_buf_addf(&req, "%s %s %ld\n", what, profile, min_valid) < 0)
-		return 1;
-	/* the refresher's own fetch is bounded by the profile's timeout */
-	if (pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, req.data, req.len, 310 * 1000,
-			&reply) < 0 || reply.data == NULL)
+	snprintf(req.profile, sizeof(req.profile), "%s", profile);
+	/* it answers once the profile's renewal is over: bounded by the worker's own limit */
+	if (pb_ctl_ask(c->ctx.store.dirfd, c->ctx.uid, &req, 310 * 1000, &reply) < 0 ||
+	    reply.data == NULL)
 		goto done;
 	if ((nl = strchr(reply.data, '\n')) != NULL)
 		*nl = '\0';
@@ -222,7 +222,6 @@ int cli_ask_daemon(struct cli *c, const char *what, const char *profile, long mi
 		pb_fail(err, code, "%s", text);
 	rc = 0;
 done:
-	pb_buf_wipe(&req);
 	pb_buf_wipe(&reply);
 	return rc;
 }
@@ -286,8 +285,12 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 	    cli_open_store(c, &err) < 0)
 		return cli_report(&err);
 	/* renewing is the refresher's job when one runs: two renewals never race */
-	rc = pb_token_good(&c->ctx, p, min_valid) ? 1
-		: cli_ask_daemon(c, "get", p->name, min_valid, &err);
+	if (pb_token_good(&c->ctx, p, min_valid)) {
+		pb_renew_mend(&c->ctx, p);      /* a crash may have left .header behind .token */
+		rc = 1;
+	} else {
+		rc = cli_ask_daemon(c, PB_CTL_GET, p->name, min_valid, &err);
+	}
 	if (rc == 0 && err.code != PB_OK)
 		return cli_report(&err);
 	if (rc == 1 && pb_renew(&c->ctx, p, min_valid, false, &outcome, &err) < 0)
@@ -332,44 +335,55 @@ static struct json_object *json_time(long long ms, bool present)
 }
 
 /*
- * The refresher's plan, as "profile epoch" lines (epoch 0: nothing planned).
+ * The refresher's plan, as plan lines (lib/ctl.h), then ".".
  * NULL when no refresher runs. The caller wipes the buffer.
  */
 static const char *ask_schedule(struct cli *c, struct pb_buf *reply)
 {
-	if (pb_ctl_call(c->ctx.store.dirfd, c->ctx.uid, "schedule\n", 9, 2000, reply) < 0 ||
+	struct pb_ctl_request req = { .cmd = PB_CTL_SCHEDULE };
+
+	if (pb_ctl_ask(c->ctx.store.dirfd, c->ctx.uid, &req, 2000, reply) < 0 ||
 	    reply->data == NULL)
 		return NULL;
 	return reply->data;
 }
 
 /*
+ * One profile's line of the refresher's schedule: false when there is
+ * none (no refresher runs, or it does not know the profile).
+ */
+static bool plan_of(const char *schedule, const char *profile, struct pb_ctl_plan *plan)
+{
+	for (const char *l = schedule; l != NULL && *l != '\0';) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - l) : strlen(l);
+
+		if (pb_ctl_parse_plan(l, len, plan) == 0 && strcmp(plan->profile, profile) == 0)
+			return true;
+		l = nl != NULL ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+/*
  * The next refresh of one profile in a schedule: -1 when none is planned,
  * no refresher runs, or its next wake-up only expires the token (a system
- * profile it cannot renew).
+ * profile it cannot renew); *renewing says one is under way now.
  */
-static time_t next_refresh(const char *schedule, const char *profile)
+static time_t next_refresh(const char *schedule, const char *profile, bool *renewing)
 {
-	size_t n = strlen(profile);
-	long long t;
-	char what[8], *end;
+	struct pb_ctl_plan plan;
 
-	for (const char *l = schedule; l != NULL && *l != '\0'; l = strchr(l, '\n')) {
-		if (*l == '\n')
-			l++;
-		if (strncmp(l, profile, n) != 0 || l[n] != ' ')
-			continue;
-		errno = 0;
-		t = strtoll(l + n + 1, &end, 10);
-		if (errno == 0 && end != l + n + 1 && sscanf(end, " %7s", what) == 1)
-			return t > 0 && strcmp(what, "renew") == 0 ? (time_t)t : -1;
-	}
-	return -1;
+	*renewing = false;
+	if (!plan_of(schedule, profile, &plan))
+		return -1;
+	*renewing = plan.what == PB_PLAN_RENEWING;
+	return plan.at > 0 && plan.what == PB_PLAN_RENEW ? (time_t)plan.at : -1;
 }
 
 /* One profile as a JSON object for `status --json`. */
 static struct json_object *status_json(const struct pb_profile *p, const struct pb_meta *m,
-				       time_t now, time_t next, const char *renewal)
+				       time_t now, time_t next, bool renewing, const char *renewal)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -388,12 +402,13 @@ static struct json_object *status_json(const struct pb_profile *p, const struct 
 	json_object_object_add(o, "next_attempt_at", json_time(m->next_attempt_at * 1000LL,
 		m->next_attempt_at != 0));
 	json_object_object_add(o, "next_refresh_at", json_time(next * 1000LL, next > 0));
+	json_object_object_add(o, "renewing", json_object_new_boolean(renewing));
 	return o;
 }
 
 /* One profile as a line (plus a line for the last error) for `status`. */
 static void status_line(const struct pb_profile *p, const struct pb_meta *m, time_t now,
-			time_t next, bool refresher, const char *renewal)
+			time_t next, bool renewing, bool refresher, const char *renewal)
 {
 	enum pb_state state = effective_state(m, now);
 	char when[128], left[64];
@@ -410,7 +425,9 @@ static void status_line(const struct pb_profile *p, const struct pb_meta *m, tim
 		snprintf(when, sizeof(when), "%s (%s)", at, left);
 	}
 	printf("%-20s %-18s %-8s %s\n", p->name, p->vendor, pb_state_name(state), when);
-	if (next > 0) {
+	if (renewing) {
+		printf("%-20s next refresh: renewing now\n", "");
+	} else if (next > 0) {
 		char at[32];
 
 		pb_time_format(next, at);
@@ -454,6 +471,8 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 		const struct pb_profile *p = &c->cfg.profiles[i];
 		const char *renewal;
 		struct pb_meta m;
+		bool renewing;
+		time_t next;
 
 		if (!pb_ctx_applies(&c->ctx, p))
 			continue;
@@ -465,12 +484,11 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 		/* who renews it, now: the refresher (or `get`), the broker, or the next login */
 		renewal = p->credentials == PB_CRED_SYSTEM ? pb_system_renewal(&c->cfg)
 			: schedule != NULL ? "refresher" : "on use";
+		next = next_refresh(schedule, p->name, &renewing);
 		if (as_json)
-			json_object_array_add(list, status_json(p, &m, now,
-								next_refresh(schedule, p->name), renewal));
+			json_object_array_add(list, status_json(p, &m, now, next, renewing, renewal));
 		else
-			status_line(p, &m, now, next_refresh(schedule, p->name), schedule != NULL,
-				    renewal);
+			status_line(p, &m, now, next, renewing, schedule != NULL, renewal);
 	}
 	if (as_json) {
 		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
@@ -490,7 +508,7 @@ static int refresh_one(struct cli *c, const struct pb_profile *p)
 	int rc;
 
 	pb_err_clear(&err);
-	rc = cli_ask_daemon(c, "refresh", p->name, 0, &err);
+	rc = cli_ask_daemon(c, PB_CTL_REFRESH, p->name, 0, &err);
 	if (rc == 0 && err.code != PB_OK)
 		return cli_report(&err);
 	if (rc == 0)

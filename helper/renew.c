@@ -68,22 +68,6 @@ static bool via_broker(const struct pb_ctx *ctx, const struct pb_profile *p)
 	return p->credentials == PB_CRED_SYSTEM && ctx->system_creds == NULL;
 }
 
-/*
- * The credentials for p: the user's own store, read afresh (so a key the
- * user just fixed is the one used, and secrets sit in memory only for the
- * length of a renewal; *loaded says the caller must free them), or, in the
- * service account, the admin store's. NULL with err when there are none.
- */
-static const struct pb_creds *credentials_for(struct pb_ctx *ctx, const struct pb_profile *p,
-					      struct pb_creds *loaded, struct pb_err *err)
-{
-	if (p->credentials == PB_CRED_SYSTEM)
-		return ctx->system_creds;
-	if (pb_creds_load(ctx->user_creds_path, ctx->uid, loaded, err) < 0)
-		return NULL;
-	return loaded;
-}
-
 /* How long a broker call may take: a lock wait and two exchanges, and never past a login's deadline. */
 static long broker_timeout_ms(const struct pb_profile *p)
 {
@@ -149,42 +133,6 @@ done:
 	return rc;
 }
 
-/* A new token for p: from the broker, or from bearer-fetch with credentials or a refresh token. */
-static int obtain(struct pb_ctx *ctx, const struct pb_profile *p, const struct pb_meta *disk,
-		  long min_valid, struct pb_token *tok, struct pb_err *err)
-{
-	const struct pb_creds *creds;
-	struct pb_creds user_creds = { 0 };
-	struct pb_err cred_err;
-	char *refresh_token = NULL;
-	int rc = -1;
-
-	if (via_broker(ctx, p))
-		return ask_broker(ctx, p, disk, min_valid, tok, err);
-	pb_err_clear(&cred_err);
-	creds = credentials_for(ctx, p, &user_creds, &cred_err);
-	/*
-	 * A user's credentials file that cannot be used (unsafe mode, a
-	 * symlink, gone) is an error to report even when a refresh token
-	 * would do: a world-readable secret must not go unnoticed.
-	 */
-	if (creds == NULL && p->credentials == PB_CRED_USER) {
-		*err = cred_err;
-		goto done;
-	}
-	if (pb_store_read_refresh(&ctx->store, p->name, &refresh_token, err) < 0)
-		goto done;
-	if (creds == NULL && (refresh_token == NULL || p->refresh.url == NULL)) {
-		pb_fail(err, PB_E_CONFIG, "%s: no credentials", p->name);
-		goto done;
-	}
-	rc = pb_worker_fetch(ctx->cfg->path, p, creds, refresh_token, tok, err);
-done:
-	pb_wipe_free(refresh_token);
-	pb_creds_free(&user_creds);
-	return rc;
-}
-
 /* Store tok as p's token (the lock held): 0 or 1 (a newer one stays), or -1. */
 static int store(struct pb_ctx *ctx, const struct pb_profile *p, const struct pb_token *tok,
 		 struct pb_err *err)
@@ -203,25 +151,6 @@ static int store(struct pb_ctx *ctx, const struct pb_profile *p, const struct pb
 	st.has_expiry = tok->has_expiry;
 	st.expires_ms = tok->expires_ms;
 	return pb_store_save(&ctx->store, &st, err);
-}
-
-/* Fetch and store while holding the lock. */
-static int renew_locked(struct pb_ctx *ctx, const struct pb_profile *p, const struct pb_meta *disk,
-			long min_valid, enum pb_outcome *outcome, struct pb_err *err)
-{
-	struct pb_token tok = { 0 };
-	int rc = -1, saved;
-
-	if (obtain(ctx, p, disk, min_valid, &tok, err) < 0)
-		goto done;
-	saved = store(ctx, p, &tok, err);
-	if (saved < 0)
-		goto done;
-	*outcome = saved == 1 ? PB_KEPT_NEWER : tok.refreshed ? PB_REFRESHED : PB_OBTAINED;
-	rc = 0;
-done:
-	pb_token_free(&tok);
-	return rc;
 }
 
 int pb_renew_accept(struct pb_ctx *ctx, const struct pb_profile *p, const struct pb_token *tok,
@@ -258,19 +187,22 @@ bool pb_expire_if_due(struct pb_ctx *ctx, const struct pb_profile *p)
 /*
  * Write the failure into P.json so `status` and scripts can see it, and
  * if the token on disk has run out meanwhile, remove it: scripts must fail
- * fast rather than send a dead token. The next attempt is no sooner than
- * the vendor's Retry-After (already clamped to a day) or the context's
- * floor, whichever is later.
+ * fast rather than send a dead token. The next attempt is when the
+ * context's plan_retry says, else no sooner than the vendor's Retry-After
+ * (already clamped to a day) or the context's floor, whichever is later.
  */
-static void record_failure(struct pb_ctx *ctx, const struct pb_profile *p,
-			   const struct pb_err *why)
+static void record_failure(struct pb_ctx *ctx, struct pb_renewal *r)
 {
-	long wait = why->retry_after > ctx->retry_floor ? why->retry_after : ctx->retry_floor;
-	time_t next = wait > 0 ? (time_t)pb_add_sat((long long)pb_now(), wait) : 0;
+	const struct pb_profile *p = r->p;
+	long wait = r->err.retry_after > ctx->retry_floor ? r->err.retry_after : ctx->retry_floor;
 
-	if (why->code == PB_E_STORE)
+	r->next_attempt_ms = wait > 0 ? pb_add_sat(pb_wall_ms(), wait * 1000LL) : 0;
+	if (ctx->plan_retry != NULL)
+		r->next_attempt_ms = ctx->plan_retry(ctx->plan_arg, r);
+	if (r->err.code == PB_E_STORE)
 		return;    /* the store itself is the problem: nothing to write into */
-	pb_store_save_error(&ctx->store, p->name, p->vendor, p->scheme, why->msg, next,
+	pb_store_save_error(&ctx->store, p->name, p->vendor, p->scheme, r->err.msg,
+			    (time_t)((r->next_attempt_ms + 999) / 1000),
 			    via_broker(ctx, p) ? pb_system_renewal(ctx->cfg) : NULL, NULL);
 	pb_expire_if_due(ctx, p);
 }
@@ -282,36 +214,254 @@ static int read_meta(struct pb_ctx *ctx, const struct pb_profile *p, struct pb_m
 	return pb_store_read_meta(&ctx->store, p->name, m, err) == -1 ? -1 : 0;
 }
 
+/* ------------------------------------------------------------------ a batch */
+
+/* A batch under way: what finishing one of its renewals needs. */
+struct batch {
+	struct pb_ctx *ctx;
+	struct pb_renewal *v;
+	size_t *index;              /* worker job -> renewal */
+	pb_renew_report report;
+	void *arg;
+};
+
+/* Renewal r is over (tok, or r->err): store or record, let go of the lock, report. */
+static void finish(struct batch *b, struct pb_renewal *r, struct pb_token *tok)
+{
+	int saved;
+
+	if (tok != NULL) {
+		saved = store(b->ctx, r->p, tok, &r->err);
+		if (saved >= 0) {
+			r->outcome = saved == 1 ? PB_KEPT_NEWER : tok->refreshed ? PB_REFRESHED
+				: PB_OBTAINED;
+			r->rc = 0;
+		}
+	}
+	if (r->rc < 0) {
+		r->asked = r->asked || r->err.code == PB_E_TEMP || r->err.code == PB_E_PERM;
+		record_failure(b->ctx, r);
+	}
+	pb_store_unlock(r->lockfd);
+	r->lockfd = -1;
+	b->report(b->arg, r);
+}
+
+/* The same, for a renewal that ends before any request (cached, or an error). */
+static void finish_now(struct batch *b, struct pb_renewal *r, bool ok, enum pb_outcome outcome)
+{
+	if (ok) {
+		r->rc = 0;
+		r->outcome = outcome;
+	}
+	pb_store_unlock(r->lockfd);
+	r->lockfd = -1;
+	b->report(b->arg, r);
+}
+
+/* How long the holder of p's lock may legitimately keep it: its worker's or broker call's limit. */
+static double hold_max(const struct pb_ctx *ctx, const struct pb_profile *p)
+{
+	return via_broker(ctx, p) ? 3.0 * p->timeout + 6.0 : 2.0 * p->timeout + 3.0;
+}
+
+/*
+ * Take r's lock, waiting at most `wait` seconds (cut to r's deadline), and
+ * see whether the holder did our work: 1 (the lock held, a renewal
+ * needed), 0 (done: reported), or -1 when someone holds the lock and
+ * `later` says to come back for it rather than fail.
+ */
+static int take(struct batch *b, struct pb_renewal *r, double wait, bool later)
+{
+	struct pb_ctx *ctx = b->ctx;
+	struct pb_meta m;
+
+	if (r->p->deadline_ms > 0) {
+		double left = (double)(r->p->deadline_ms - pb_monotonic_ms()) / 1000.0;
+
+		wait = left < wait ? (left > 0 ? left : 0) : wait;
+	}
+	if (pb_store_lock(&ctx->store, r->p->name, wait, &r->lockfd, &r->err) < 0) {
+		if (later && r->err.code == PB_E_TEMP)
+			return -1;
+		finish_now(b, r, false, PB_CACHED);
+		return 0;
+	}
+	/* a crash may have left its files disagreeing, and temp files: made right first */
+	pb_store_repair(&ctx->store, r->p->name, r->p->scheme);
+	if (read_meta(ctx, r->p, &m, &r->err) < 0) {
+		finish_now(b, r, false, PB_CACHED);
+		return 0;
+	}
+	/* whoever held the lock may have just done our work */
+	if (m.obtained_ms > r->before.obtained_ms && pb_token_good(ctx, r->p, r->min_valid)) {
+		finish_now(b, r, true, PB_CACHED);
+		return 0;
+	}
+	r->before = m;
+	return 1;
+}
+
+/* A worker's answer for one of its jobs. */
+static void on_answer(void *arg, size_t job, struct pb_token *tok, const struct pb_err *err)
+{
+	struct batch *b = arg;
+	struct pb_renewal *r = &b->v[b->index[job]];
+
+	if (tok == NULL)
+		r->err = *err;
+	finish(b, r, tok);
+}
+
+/*
+ * Renew the k renewals of b->v listed in `which` (their locks held): the
+ * system ones by asking the broker, one by one; the rest in one worker.
+ */
+static void renew_locked(struct batch *b, const size_t *which, size_t k)
+{
+	struct pb_ctx *ctx = b->ctx;
+	struct pb_worker_job *jobs = calloc(k + 1, sizeof(*jobs));
+	char **refresh = calloc(k + 1, sizeof(*refresh));
+	struct pb_creds user_creds = { 0 };
+	struct pb_err cred_err;
+	bool loaded = false;
+	size_t njobs = 0;
+
+	b->index = calloc(k + 1, sizeof(*b->index));
+	pb_err_clear(&cred_err);
+	for (size_t i = 0; i < k; i++) {
+		struct pb_renewal *r = &b->v[which[i]];
+		const struct pb_creds *creds = NULL;
+		struct pb_token tok = { 0 };
+
+		if (jobs == NULL || refresh == NULL || b->index == NULL) {
+			pb_fail(&r->err, PB_E_INTERNAL, "out of memory");
+			finish(b, r, NULL);
+			continue;
+		}
+		if (via_broker(ctx, r->p)) {
+			r->asked = true;
+			finish(b, r, ask_broker(ctx, r->p, &r->before, r->min_valid, &tok,
+						&r->err) == 0 ? &tok : NULL);
+			pb_token_free(&tok);
+			continue;
+		}
+		/* the user's store, read once for the batch and afresh for each batch */
+		if (r->p->credentials == PB_CRED_USER && !loaded) {
+			loaded = true;
+			pb_creds_load(ctx->user_creds_path, ctx->uid, &user_creds, &cred_err);
+		}
+		creds = r->p->credentials == PB_CRED_SYSTEM ? ctx->system_creds
+			: cred_err.code == PB_OK ? &user_creds : NULL;
+		/*
+		 * A user's credentials file that cannot be used (unsafe mode, a
+		 * symlink, gone) is an error to report even when a refresh token
+		 * would do: a world-readable secret must not go unnoticed.
+		 */
+		if (creds == NULL && r->p->credentials == PB_CRED_USER) {
+			r->err = cred_err;
+			finish(b, r, NULL);
+			continue;
+		}
+		if (pb_store_read_refresh(&ctx->store, r->p->name, &refresh[njobs], &r->err) < 0) {
+			finish(b, r, NULL);
+			continue;
+		}
+		if (creds == NULL && (refresh[njobs] == NULL || r->p->refresh.url == NULL)) {
+			pb_fail(&r->err, PB_E_CONFIG, "%s: no credentials", r->p->name);
+			finish(b, r, NULL);
+			continue;
+		}
+		r->asked = true;
+		b->index[njobs] = which[i];
+		jobs[njobs] = (struct pb_worker_job){ .p = r->p, .creds = creds,
+						      .refresh_token = refresh[njobs] };
+		njobs++;
+	}
+	if (njobs > 0)
+		pb_worker_run(ctx->cfg->path, jobs, njobs, on_answer, b);
+	for (size_t i = 0; refresh != NULL && i < njobs; i++)
+		pb_wipe_free(refresh[i]);
+	pb_creds_free(&user_creds);
+	free(refresh);
+	free(jobs);
+	free(b->index);
+	b->index = NULL;
+}
+
+void pb_renew_batch(struct pb_ctx *ctx, struct pb_renewal *v, size_t n, pb_renew_report report,
+		    void *arg)
+{
+	struct batch b = { .ctx = ctx, .v = v, .report = report, .arg = arg };
+	size_t *locked = calloc(n + 1, sizeof(*locked)), k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pb_renewal *r = &v[i];
+
+		r->rc = -1;
+		r->lockfd = -1;
+		r->asked = false;
+		r->next_attempt_ms = 0;
+		pb_err_clear(&r->err);
+		memset(&r->before, 0, sizeof(r->before));
+		r->busy = false;
+		if (locked == NULL) {
+			pb_fail(&r->err, PB_E_INTERNAL, "out of memory");
+			finish_now(&b, r, false, PB_CACHED);
+		} else if (!r->force && pb_token_good(ctx, r->p, r->min_valid)) {
+			finish_now(&b, r, true, PB_CACHED);
+		} else if (read_meta(ctx, r->p, &r->before, &r->err) < 0) {
+			finish_now(&b, r, false, PB_CACHED);
+		} else {
+			/* a lock someone holds is waited for after the rest are under way */
+			int got = take(&b, r, 0, true);
+
+			if (got == 1)
+				locked[k++] = i;
+			r->busy = got < 0;
+		}
+	}
+	if (k > 0)
+		renew_locked(&b, locked, k);
+	/* those someone else was renewing: wait as long as the holder may take, then see */
+	for (size_t i = 0; locked != NULL && i < n; i++) {
+		if (!v[i].busy)
+			continue;
+		pb_err_clear(&v[i].err);
+		if (take(&b, &v[i], hold_max(ctx, v[i].p), false) == 1)
+			renew_locked(&b, &i, 1);
+	}
+	free(locked);
+}
+
+bool pb_renew_mend(struct pb_ctx *ctx, const struct pb_profile *p)
+{
+	int lockfd;
+	bool mended;
+
+	if (pb_store_lock(&ctx->store, p->name, 0, &lockfd, NULL) < 0)
+		return false;   /* being renewed: the renewal mends it (take()) */
+	mended = pb_store_repair(&ctx->store, p->name, p->scheme) == 1;
+	pb_store_unlock(lockfd);
+	return mended;
+}
+
+/* pb_renew's catch of its one renewal. */
+static void catch_one(void *arg, const struct pb_renewal *r)
+{
+	*(const struct pb_renewal **)arg = r;
+}
+
 int pb_renew(struct pb_ctx *ctx, const struct pb_profile *p, long min_valid, bool force,
 	     enum pb_outcome *outcome, struct pb_err *err)
 {
-	struct pb_meta before, m;
-	int lockfd = -1, rc = -1;
+	struct pb_renewal r = { .p = p, .min_valid = min_valid, .force = force };
+	const struct pb_renewal *done = NULL;
 
-	pb_err_clear(err);
-	if (!force && pb_token_good(ctx, p, min_valid)) {
-		*outcome = PB_CACHED;
-		return 0;
-	}
-	if (read_meta(ctx, p, &before, err) < 0)
-		return -1;
-	/* a concurrent fetch can take up to its own timeout; wait a little longer */
-	if (pb_store_lock(&ctx->store, p->name, p->timeout + 1.0, &lockfd, err) < 0)
-		return -1;
-	/* whoever held the lock may have just done our work */
-	if (read_meta(ctx, p, &m, err) < 0)
-		goto done;
-	if (m.obtained_ms > before.obtained_ms && pb_token_good(ctx, p, min_valid)) {
-		*outcome = PB_CACHED;
-		rc = 0;
-		goto done;
-	}
-	rc = renew_locked(ctx, p, &m, min_valid, outcome, err);
-	if (rc < 0)
-		record_failure(ctx, p, err);
-done:
-	pb_store_unlock(lockfd);
-	return rc;
+	pb_renew_batch(ctx, &r, 1, catch_one, &done);
+	*err = r.err;
+	*outcome = r.outcome;
+	return done != NULL ? r.rc : -1;
 }
 
 void pb_ctx_free(struct pb_ctx *ctx)

@@ -21,6 +21,8 @@
  * its store is its own state dir, and system_creds holds the admin
  * store's secrets of the one user it works for).
  */
+struct pb_renewal;
+
 struct pb_ctx {
 	const struct pb_config *cfg;
 	struct pb_store store;
@@ -31,6 +33,9 @@ struct pb_ctx {
 	char user_creds_path[4096];  /* the user store, read afresh for each renewal */
 	struct pb_creds *system_creds; /* the service account only: the admin store's secrets */
 	long retry_floor;            /* seconds no new attempt follows a failure (0: none) */
+	/* when to try again after a failure (wall ms), if not by retry_floor: the refresher's plan */
+	long long (*plan_retry)(void *plan_arg, struct pb_renewal *r);   /* may add to r->err */
+	void *plan_arg;
 };
 
 enum pb_outcome {
@@ -40,14 +45,51 @@ enum pb_outcome {
 	PB_KEPT_NEWER,  /* someone else stored a newer token meanwhile; that one stays */
 };
 
+/* One profile to renew, and how it went. */
+struct pb_renewal {
+	const struct pb_profile *p;
+	long min_valid;
+	bool force;
+	/* how it went */
+	int rc;                     /* 0, or -1 with err */
+	enum pb_outcome outcome;
+	struct pb_err err;
+	bool asked;                 /* a request went out (or may have) */
+	long long next_attempt_ms;  /* after a failure: when P.json says the next attempt is */
+	/* (pb_renew_batch's own) */
+	int lockfd;
+	bool busy;
+	struct pb_meta before;
+};
+
+/* Called once for each renewal of a batch, as soon as it is over. */
+typedef void (*pb_renew_report)(void *arg, const struct pb_renewal *r);
+
 /*
- * Make sure `p` has a token on disk that stays valid for min_valid more
- * seconds (and past the refresh margin). force: renew even if it does.
- * On failure the reason is recorded in P.json (the token files are left
- * alone; next_attempt_at no sooner than retry_floor or the vendor's
- * Retry-After) and returned in err. A P.json that cannot be parsed is no
- * dead end: the renewal goes ahead and rewrites it.
+ * Make sure each renewal's profile has a token on disk that stays valid
+ * for min_valid more seconds (and past the refresh margin); force: renew
+ * even if it does. Each under its profile's lock: one held by someone else
+ * is waited for as long as its holder may legitimately keep it (its
+ * worker's limit), after the others are under way; the holder may have
+ * done the work. Before a renewal, the profile's files are repaired
+ * (pb_store_repair). The exchanges of the batch run in one bearer-fetch
+ * (worker.h); a system profile's renewals ask the broker. Each outcome is
+ * stored, and reported, as soon as it is there; a failure is recorded in
+ * P.json (the token files are left alone; next_attempt_at as ctx says) and
+ * in r->err. A P.json that cannot be parsed is no dead end: the renewal
+ * goes ahead and rewrites it.
  */
+void pb_renew_batch(struct pb_ctx *ctx, struct pb_renewal *v, size_t n, pb_renew_report report,
+		    void *arg);
+
+/*
+ * Unless someone holds p's lock (a renewal, which mends them itself), make
+ * p's files agree after a crash (pb_store_repair). True when it mended
+ * something. Before a token is served as it is.
+ */
+bool pb_renew_mend(struct pb_ctx *ctx, const struct pb_profile *p);
+
+/* A batch of one: 0 with *outcome, or -1 with err. */
 int pb_renew(struct pb_ctx *ctx, const struct pb_profile *p, long min_valid, bool force,
 	     enum pb_outcome *outcome, struct pb_err *err);
 

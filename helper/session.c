@@ -9,9 +9,12 @@
  * milliseconds: an absolute time, so that starting this program and its
  * workers is not added to the session's timeout.
  *
- * The PROFILEs are the user's own (credentials = user): each is renewed in
- * a child process of its own, so that one slow vendor does not eat the
- * others' time, and no request outlives the module's deadline. Meanwhile
+ * The PROFILEs are the user's own (credentials = user): they are renewed
+ * together, in a child process, by one HTTP worker whose exchanges run side
+ * by side (so one slow vendor does not eat the others' time, and a login
+ * with seven profiles costs about one exchange); each result goes to the
+ * module as soon as it is in, and no request outlives the module's
+ * deadline. Meanwhile
  * stdin brings the tokens of credentials = system profiles that the
  * service account obtained for this login (an outcome stream of token
  * records, lib/proto.h; never a secret, never a refresh token), which are
@@ -44,27 +47,49 @@ static void send_result(const char *profile, int code, const char *text)
 	pb_buf_wipe(&line);
 }
 
-/* Renew one profile (in its own process) and report on it. */
-static void renew_one(struct cli *c, const struct pb_profile *orig, long long deadline)
+/* Report one renewal of the batch to the module. */
+static void report(void *arg, const struct pb_renewal *r)
 {
-	struct pb_profile p = *orig;
-	enum pb_outcome outcome;
-	struct pb_err err;
+	struct cli *c = arg;
 	char text[128];
-	double left = (double)(deadline - pb_monotonic_ms()) / 1000.0;
 
-	/* no exchange may outlive the module's deadline, nor a wait for the lock */
-	p.deadline_ms = deadline;
-	if (left < 0.1)
-		left = 0.1;
-	if (p.timeout > left)
-		p.timeout = left;
-	if (pb_renew(&c->ctx, &p, 0, false, &outcome, &err) < 0) {
-		send_result(p.name, err.code, err.msg);
+	if (r->rc < 0) {
+		send_result(r->p->name, r->err.code, r->err.msg);
 		return;
 	}
-	pb_renew_describe(&c->ctx, &p, outcome, text, sizeof(text));
-	send_result(p.name, PB_OK, text);
+	pb_renew_describe(&c->ctx, r->p, r->outcome, text, sizeof(text));
+	send_result(r->p->name, PB_OK, text);
+}
+
+/*
+ * Renew the n profiles together, none past the module's deadline (nor a
+ * wait for a lock), and report each as it is done.
+ */
+static void renew_all(struct cli *c, const struct pb_profile **profiles, size_t n,
+		      long long deadline)
+{
+	struct pb_profile *copy = calloc(n + 1, sizeof(*copy));
+	struct pb_renewal *v = calloc(n + 1, sizeof(*v));
+	double left = (double)(deadline - pb_monotonic_ms()) / 1000.0;
+
+	if (copy == NULL || v == NULL) {
+		for (size_t i = 0; i < n; i++)
+			send_result(profiles[i]->name, PB_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	if (left < 0.1)
+		left = 0.1;
+	for (size_t i = 0; i < n; i++) {
+		copy[i] = *profiles[i];
+		copy[i].deadline_ms = deadline;
+		if (copy[i].timeout > left)
+			copy[i].timeout = left;
+		v[i] = (struct pb_renewal){ .p = &copy[i] };
+	}
+	pb_renew_batch(&c->ctx, v, n, report, c);
+done:
+	free(v);
+	free(copy);
 }
 
 /* Start `bearer-token daemon --session S` detached; stdio never on the module's pipe. */
@@ -104,25 +129,28 @@ static long left_ms(long long deadline, long cap)
  */
 static void start_refresher(struct cli *c, const char *session, long long deadline)
 {
-	struct pb_buf req = { 0 }, reply = { 0 };
+	struct pb_ctl_request ping = { .cmd = PB_CTL_PING }, open = { .cmd = PB_CTL_SESSION_OPEN },
+			      reload = { .cmd = PB_CTL_RELOAD };
+	struct pb_buf reply = { 0 };
 	int dirfd = c->ctx.store.dirfd;
 	uid_t uid = c->ctx.uid;
-	bool running = pb_ctl_call(dirfd, uid, "ping\n", 5, left_ms(deadline, 500), &reply) == 0;
+	bool running;
 
+	if (pb_ctl_parse_session(session, &open.session) < 0)
+		return;
+	running = pb_ctl_ask(dirfd, uid, &ping, left_ms(deadline, 500), &reply) == 0;
 	pb_buf_wipe(&reply);
 	if (!running) {
 		spawn_refresher(c, session);
 		while (pb_monotonic_ms() < deadline &&
-		       pb_ctl_call(dirfd, uid, "ping\n", 5, left_ms(deadline, 200), &reply) < 0)
+		       pb_ctl_ask(dirfd, uid, &ping, left_ms(deadline, 200), &reply) < 0)
 			usleep(10000);
 		pb_buf_wipe(&reply);
 	}
-	pb_buf_addf(&req, "session-open %s\n", session);
-	pb_ctl_call(dirfd, uid, req.data, req.len, left_ms(deadline, 1000), &reply);
-	pb_buf_wipe(&req);
+	pb_ctl_ask(dirfd, uid, &open, left_ms(deadline, 1000), &reply);
 	pb_buf_wipe(&reply);
 	if (running)
-		pb_ctl_call(dirfd, uid, "reload\n", 7, left_ms(deadline, 2000), &reply);
+		pb_ctl_ask(dirfd, uid, &reload, left_ms(deadline, 2000), &reply);
 	pb_buf_wipe(&reply);
 }
 
@@ -192,8 +220,11 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 	struct pb_err err;
 	long deadline = 0;
 	const char *session = NULL;
+	const struct pb_profile **profiles;
 	bool nodaemon = false, ready;
-	int first = 1, children = 0;
+	int first = 1;
+	size_t n = 0;
+	pid_t worker;
 
 	pb_err_clear(&err);
 	for (; first < argc && strcmp(argv[first], "--") != 0; first++) {
@@ -218,9 +249,11 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 		accept_tokens(c, deadline, &err);
 		return 0;
 	}
-	for (int i = 0; i < argc; i++) {
+	profiles = calloc((size_t)(argc > 0 ? argc : 0) + 1, sizeof(const struct pb_profile *));
+	if (profiles == NULL)
+		fail_all(argc, argv, (pb_fail(&err, PB_E_INTERNAL, "out of memory"), &err));
+	for (int i = 0; profiles != NULL && i < argc; i++) {
 		const struct pb_profile *p = pb_config_profile(&c->cfg, argv[i]);
-		pid_t pid;
 
 		if (p == NULL || p->credentials != PB_CRED_USER) {
 			pb_fail(&err, PB_E_CONFIG, "%s: no credentials = user profile of that name "
@@ -228,23 +261,20 @@ int cmd_pam_session(struct cli *c, int argc, char **argv)
 			send_result(argv[i], err.code, err.msg);
 			continue;
 		}
-		pid = fork();
-		if (pid == 0) {
-			renew_one(c, p, deadline);
-			_exit(0);
-		}
-		if (pid < 0)
-			renew_one(c, p, deadline);   /* no process to spare: do it here */
-		else
-			children++;
+		profiles[n++] = p;
 	}
+	/* the renewals in a child, while this process stores what the module passes on */
+	worker = n > 0 ? fork() : -1;
+	if (worker == 0) {
+		renew_all(c, profiles, n, deadline);
+		_exit(0);
+	}
+	if (worker < 0 && n > 0)
+		renew_all(c, profiles, n, deadline);     /* no process to spare: do it here */
 	accept_tokens(c, deadline, NULL);
-	while (children > 0) {
-		if (wait(NULL) > 0)
-			children--;
-		else if (errno != EINTR)
-			break;
-	}
+	while (worker > 0 && waitpid(worker, NULL, 0) < 0 && errno == EINTR)
+		;
+	free(profiles);
 	if (!nodaemon && session != NULL)
 		start_refresher(c, session, deadline);
 	return 0;

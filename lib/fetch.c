@@ -142,10 +142,14 @@ static int basic_credentials(struct fields *f, struct pb_buf *user, struct pb_bu
 	return 0;
 }
 
-/* Build and send one of the profile's requests; the response is the caller's to free. */
-static int send_request(const struct pb_profile *p, const struct pb_request *r,
-			struct fields *f, struct pb_buf *url,
-			struct pb_http_response *resp, struct pb_err *err)
+/*
+ * Build one of the profile's requests and start it on h (which copies
+ * what it needs: the body with its secrets is wiped here at once). url
+ * keeps the URL for messages.
+ */
+static int start_request(struct pb_http *h, const struct pb_profile *p, const struct pb_request *r,
+			 struct fields *f, struct pb_buf *url, struct pb_http_response *resp,
+			 void *tag, struct pb_err *err)
 {
 	struct pb_buf body = { 0 }, user = { 0 }, pass = { 0 };
 	struct pb_http_request req = { 0 };
@@ -174,7 +178,7 @@ static int send_request(const struct pb_profile *p, const struct pb_request *r,
 	req.ca_file = p->ca_file;
 	req.proxy = p->proxy;
 	req.timeout_ms = request_timeout_ms(p);
-	rc = pb_http_post(&req, resp, err);
+	rc = pb_http_start(h, &req, resp, tag, err);
 done:
 	pb_buf_wipe(&body);
 	pb_buf_wipe(&user);
@@ -186,7 +190,8 @@ done:
 /*
  * A non-2xx answer as one line. 400, 401 and 403 to an exchange mean the
  * credentials were refused (PB_E_PERM: retrying will not help); anything
- * else, including every refresh failure, is PB_E_TEMP.
+ * else, including every refresh failure, is PB_E_TEMP (fetch_over() makes
+ * a refused refresh with no credentials to fall back on PB_E_PERM).
  */
 static int http_error(const struct pb_profile *p, enum which which, const char *url,
 		      const struct pb_http_response *resp, struct pb_err *err)
@@ -316,35 +321,6 @@ done:
 	return rc;
 }
 
-/* One request + mapping: the exchange or the refresh. */
-static int request_token(const struct pb_profile *p, enum which which,
-			 const struct pb_creds *creds, const char *refresh_token,
-			 struct pb_token *out, long *status, struct pb_err *err)
-{
-	struct fields f = { .p = p, .creds = creds, .refresh_token = refresh_token };
-	const struct pb_request *r = which == EXCHANGE ? &p->token : &p->refresh;
-	struct pb_http_response resp = { 0 };
-	struct pb_buf url = { 0 };
-	long long now_ms = pb_wall_ms();   /* obtained: when we asked, not when they answered */
-	int rc = -1;
-
-	*status = 0;
-	if (send_request(p, r, &f, &url, &resp, err) < 0) {
-		prefixed(err, p->name);
-		goto done;
-	}
-	*status = resp.status;
-	if (resp.status < 200 || resp.status > 299) {
-		http_error(p, which, url.data, &resp, err);
-		goto done;
-	}
-	rc = map_response(p, url.data, &resp, now_ms, out, err);
-done:
-	pb_http_response_free(&resp);
-	pb_buf_wipe(&url);
-	return rc;
-}
-
 /* A static vendor: the token and its expiry are in the credentials. */
 static int static_token(const struct pb_profile *p, const struct pb_creds *creds,
 			struct pb_token *out, struct pb_err *err)
@@ -370,32 +346,155 @@ static int static_token(const struct pb_profile *p, const struct pb_creds *creds
 	return 0;
 }
 
+/* One job under way: which request is out, and what its answer needs. */
+struct fetch {
+	const struct pb_fetch_job *job;
+	enum which which;
+	struct fields f;
+	struct pb_buf url;
+	struct pb_http_response resp;
+	long long asked_ms;         /* obtained: when we asked, not when they answered */
+};
+
+/* Start the job's request `which` (0), or -1 with err. */
+static int fetch_send(struct pb_http *h, struct fetch *x, enum which which, struct pb_err *err)
+{
+	const struct pb_profile *p = x->job->p;
+
+	x->which = which;
+	x->f = (struct fields){ .p = p, .creds = x->job->creds,
+				.refresh_token = which == REFRESH ? x->job->refresh_token : NULL };
+	pb_buf_wipe(&x->url);
+	x->asked_ms = pb_wall_ms();
+	if (start_request(h, p, which == EXCHANGE ? &p->token : &p->refresh, &x->f, &x->url,
+			  &x->resp, x, err) < 0)
+		return prefixed(err, p->name);
+	return 0;
+}
+
+/* Start the full exchange with the credentials (0), or -1 with why not. */
+static int fetch_exchange(struct pb_http *h, struct fetch *x, struct pb_err *err)
+{
+	const struct pb_fetch_job *job = x->job;
+
+	if (job->creds == NULL)
+		return pb_fail(err, PB_E_CONFIG, "%s: no credentials to log in with", job->p->name);
+	if (pb_creds_check(job->creds, job->p, err) < 0)
+		return -1;
+	return fetch_send(h, x, EXCHANGE, err);
+}
+
+/*
+ * The job's first step: a static token at once (1, *out filled), a
+ * refresh when there is a refresh token, else the exchange (0: a request
+ * is out), or -1 with err.
+ */
+static int fetch_begin(struct pb_http *h, struct fetch *x, struct pb_token *out,
+		       struct pb_err *err)
+{
+	const struct pb_fetch_job *job = x->job;
+
+	if (job->p->type == PB_TYPE_STATIC)
+		return static_token(job->p, job->creds, out, err) == 0 ? 1 : -1;
+	if (job->refresh_token != NULL && job->p->refresh.url != NULL)
+		return fetch_send(h, x, REFRESH, err);
+	return fetch_exchange(h, x, err);
+}
+
+/*
+ * The job's request is over (rc from pb_http_next): the token (1, *out
+ * filled), the next request out (0: a refused refresh falls back to the
+ * exchange), or -1 with err. A refused refresh token is normal (expired,
+ * rotated away, revoked): the exchange's answer decides. Only a rate
+ * limit or trouble on the vendor's side stands; with no credentials to
+ * log in with, a refused one is for good (PB_E_PERM).
+ */
+static int fetch_over(struct pb_http *h, struct fetch *x, int rc, struct pb_token *out,
+		      struct pb_err *err)
+{
+	const struct pb_profile *p = x->job->p;
+	long status = rc == 0 ? x->resp.status : 0;
+	bool refused = status >= 400 && status <= 499 && status != 429;
+
+	if (rc < 0)
+		prefixed(err, p->name);
+	else if (status < 200 || status > 299)
+		http_error(p, x->which, x->url.data, &x->resp, err);
+	else if (map_response(p, x->url.data, &x->resp, x->asked_ms, out, err) == 0)
+		rc = 1;
+	pb_http_response_free(&x->resp);
+	if (rc == 1) {
+		out->refreshed = x->which == REFRESH;
+		return 1;
+	}
+	if (x->which != REFRESH || !refused)
+		return -1;
+	if (x->job->creds == NULL) {
+		char msg[sizeof(err->msg)];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		return pb_fail(err, PB_E_PERM, "%s; the refresh token is refused and there are "
+			       "no credentials to log in with: log in again", msg);
+	}
+	pb_err_clear(err);
+	return fetch_exchange(h, x, err);
+}
+
+/* The job is over: tell the caller, and wipe what it held. */
+static void fetch_end(struct fetch *x, size_t i, struct pb_token *tok, struct pb_err *err,
+		      pb_token_done done, void *arg)
+{
+	done(arg, i, tok->token != NULL ? tok : NULL, err);
+	pb_token_free(tok);
+	pb_buf_wipe(&x->url);
+	pb_http_response_free(&x->resp);
+}
+
+void pb_fetch_many(const struct pb_fetch_job *jobs, size_t n, pb_token_done done, void *arg)
+{
+	struct fetch *x = calloc(n > 0 ? n : 1, sizeof(*x));
+	struct pb_http *h = NULL;
+	struct pb_token tok;
+	struct pb_err err;
+	void *tag;
+	int rc;
+
+	pb_err_clear(&err);
+	if (x == NULL || (h = pb_http_new(&err)) == NULL) {
+		if (x == NULL)
+			pb_fail(&err, PB_E_INTERNAL, "out of memory");
+		for (size_t i = 0; i < n; i++)
+			done(arg, i, NULL, &err);
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memset(&tok, 0, sizeof(tok));
+		pb_err_clear(&err);
+		x[i].job = &jobs[i];
+		if (fetch_begin(h, &x[i], &tok, &err) != 0)
+			fetch_end(&x[i], i, &tok, &err, done, arg);
+	}
+	while (pb_http_next(h, &tag, &rc, &err) == 1) {
+		struct fetch *one = tag;
+
+		memset(&tok, 0, sizeof(tok));
+		if (fetch_over(h, one, rc, &tok, &err) != 0)
+			fetch_end(one, (size_t)(one - x), &tok, &err, done, arg);
+		pb_err_clear(&err);
+	}
+done:
+	pb_http_free(h);
+	free(x);
+}
+
 int pb_fetch_token(const struct pb_profile *p, const struct pb_creds *creds,
 		   const char *refresh_token, struct pb_token *out, struct pb_err *err)
 {
-	long status;
+	struct pb_fetch_job job = { .p = p, .creds = creds, .refresh_token = refresh_token };
+	struct pb_token_catch one = { .out = out, .err = err, .rc = -1 };
 
 	memset(out, 0, sizeof(*out));
 	pb_err_clear(err);
-	if (p->type == PB_TYPE_STATIC)
-		return static_token(p, creds, out, err);
-	if (refresh_token != NULL && p->refresh.url != NULL) {
-		if (request_token(p, REFRESH, creds, refresh_token, out, &status, err) == 0) {
-			out->refreshed = true;
-			return 0;
-		}
-		/*
-		 * A refused refresh token is normal (expired, rotated away,
-		 * revoked): log in again and let the exchange's answer decide.
-		 * Only a rate limit or trouble on the vendor's side stands.
-		 */
-		if (status < 400 || status > 499 || status == 429 || creds == NULL)
-			return -1;
-		pb_err_clear(err);
-	}
-	if (creds == NULL)
-		return pb_fail(err, PB_E_CONFIG, "%s: no credentials to log in with", p->name);
-	if (pb_creds_check(creds, p, err) < 0)
-		return -1;
-	return request_token(p, EXCHANGE, creds, NULL, out, &status, err);
+	pb_fetch_many(&job, 1, pb_token_catch, &one);
+	return one.rc;
 }

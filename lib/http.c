@@ -1,5 +1,6 @@
 /*
- * http.c - one POST through libcurl, safe by construction.
+ * http.c - POSTs through libcurl, many at once on one multi handle, safe
+ * by construction.
  *
  * The helper is the only program that links this file: the PAM module never
  * does HTTP, so none of libcurl's threads or environment reading ever runs
@@ -20,12 +21,24 @@
 
 #include "http.h"
 
-/* What the callbacks need while a transfer runs. */
+/* One request in flight: its handle and what its callbacks need. */
 struct transfer {
+	struct transfer *next;   /* in flight: the list in struct pb_http */
+	CURL *easy;
+	struct curl_slist *headers;
 	struct pb_http_response *resp;
+	void *tag;
+	char *url;               /* for messages */
+	long timeout_ms;
 	bool too_big;            /* body went over PB_HTTP_MAX_BODY */
 	bool loopback_only;      /* plain http: refuse any non-loopback address */
 	bool refused_address;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct pb_http {
+	CURLM *multi;
+	struct transfer *in_flight;
 };
 
 /*
@@ -211,17 +224,16 @@ fail:
 }
 
 /* Set every option; the order follows the header comment of http.h. */
-static int setup(CURL *c, const struct pb_http_request *req, struct transfer *t,
-		 struct curl_slist *headers, char *errbuf)
+static int setup(const struct pb_http_request *req, struct transfer *t)
 {
+	CURL *c = t->easy;
 	int scheme = url_scheme(req->url);
-	long timeout = req->timeout_ms > 0 ? req->timeout_ms : 5000;
 	CURLcode rc = CURLE_OK;
 
 	t->loopback_only = scheme == 0;
 #define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); } while (0)
 	SET(CURLOPT_URL, req->url);
-	SET(CURLOPT_ERRORBUFFER, errbuf);
+	SET(CURLOPT_ERRORBUFFER, t->errbuf);
 	SET(CURLOPT_PROTOCOLS_STR, scheme == 1 ? "https" : "http");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -233,19 +245,21 @@ static int setup(CURL *c, const struct pb_http_request *req, struct transfer *t,
 	SET(CURLOPT_NOSIGNAL, 1L);
 	/* without it a dead DNS server stalls us past both timeouts (see README, "Security") */
 	SET(CURLOPT_QUICK_EXIT, 1L);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, timeout);
-	SET(CURLOPT_TIMEOUT_MS, timeout);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, t->timeout_ms);
+	SET(CURLOPT_TIMEOUT_MS, t->timeout_ms);
 	SET(CURLOPT_USERAGENT, "pam_bearer/" PACKAGE_VERSION);
-	SET(CURLOPT_HTTPHEADER, headers);
+	SET(CURLOPT_HTTPHEADER, t->headers);
 	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_POSTFIELDS, req->body != NULL ? req->body : "");
+	/* the size first, so that COPYPOSTFIELDS copies that many bytes (freed wiped) */
 	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body != NULL ? req->body_len : 0));
+	SET(CURLOPT_COPYPOSTFIELDS, req->body != NULL ? req->body : "");
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, t);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, t);
 	SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 	SET(CURLOPT_OPENSOCKETDATA, t);
+	SET(CURLOPT_PRIVATE, t);
 	if (req->basic_user != NULL) {
 		SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		SET(CURLOPT_USERNAME, req->basic_user);
@@ -256,59 +270,142 @@ static int setup(CURL *c, const struct pb_http_request *req, struct transfer *t,
 }
 
 /* Turn a transport failure into a one-line, secret-free message. */
-static int transport_error(const struct pb_http_request *req, const struct transfer *t,
-			   CURLcode cc, const char *errbuf, struct pb_err *err)
+static int transport_error(const struct transfer *t, CURLcode cc, struct pb_err *err)
 {
 	if (t->too_big)
 		return pb_fail(err, PB_E_TEMP, "%s: response body over %d bytes",
-			       req->url, PB_HTTP_MAX_BODY);
+			       t->url, PB_HTTP_MAX_BODY);
 	if (t->refused_address)
 		return pb_fail(err, PB_E_CONFIG, "%s: plain http is only allowed to loopback "
-			       "addresses; use https", req->url);
+			       "addresses; use https", t->url);
 	if (cc == CURLE_OPERATION_TIMEDOUT)
-		return pb_fail(err, PB_E_TEMP, "%s: timed out after %.1f s", req->url,
-			       (double)req->timeout_ms / 1000.0);
-	return pb_fail(err, PB_E_TEMP, "%s: %s", req->url,
-		       errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+		return pb_fail(err, PB_E_TEMP, "%s: timed out after %.1f s", t->url,
+			       (double)t->timeout_ms / 1000.0);
+	return pb_fail(err, PB_E_TEMP, "%s: %s", t->url,
+		       t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(cc));
 }
 
-int pb_http_post(const struct pb_http_request *req, struct pb_http_response *resp,
-		 struct pb_err *err)
+/* Take a transfer off the multi handle and free it (not its response: the caller's). */
+static void transfer_free(struct pb_http *h, struct transfer *t)
 {
-	struct transfer t = { .resp = resp };
-	struct curl_slist *headers = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURL *c = NULL;
-	CURLcode cc;
-	int rc = -1;
+	for (struct transfer **at = &h->in_flight; *at != NULL; at = &(*at)->next)
+		if (*at == t) {
+			*at = t->next;
+			break;
+		}
+	if (t->easy != NULL) {
+		curl_multi_remove_handle(h->multi, t->easy);
+		curl_easy_cleanup(t->easy);
+	}
+	curl_slist_free_all(t->headers);
+	free(t->url);
+	free(t);
+}
+
+struct pb_http *pb_http_new(struct pb_err *err)
+{
+	struct pb_http *h = calloc(1, sizeof(*h));
+
+	if (h == NULL || (h->multi = curl_multi_init()) == NULL) {
+		free(h);
+		pb_fail(err, PB_E_INTERNAL, "cannot set up libcurl (out of memory?)");
+		return NULL;
+	}
+	return h;
+}
+
+void pb_http_free(struct pb_http *h)
+{
+	if (h == NULL)
+		return;
+	while (h->in_flight != NULL) {
+		pb_buf_wipe(&h->in_flight->resp->body);
+		transfer_free(h, h->in_flight);
+	}
+	curl_multi_cleanup(h->multi);
+	free(h);
+}
+
+int pb_http_start(struct pb_http *h, const struct pb_http_request *req,
+		  struct pb_http_response *resp, void *tag, struct pb_err *err)
+{
+	struct transfer *t;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
-	if (url_scheme(req->url) < 0) {
-		pb_fail(err, PB_E_CONFIG, "%s: only https:// URLs are allowed", req->url);
-		goto done;
+	if (url_scheme(req->url) < 0)
+		return pb_fail(err, PB_E_CONFIG, "%s: only https:// URLs are allowed", req->url);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return pb_fail(err, PB_E_INTERNAL, "out of memory");
+	t->resp = resp;
+	t->tag = tag;
+	t->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 5000;
+	t->url = strdup(req->url);
+	t->easy = curl_easy_init();
+	t->headers = build_headers(req);
+	if (t->url == NULL || t->easy == NULL || t->headers == NULL || setup(req, t) < 0 ||
+	    curl_multi_add_handle(h->multi, t->easy) != CURLM_OK) {
+		transfer_free(h, t);
+		return pb_fail(err, PB_E_INTERNAL, "cannot set up an HTTP request (out of memory?)");
 	}
-	c = curl_easy_init();
-	headers = build_headers(req);
-	if (c == NULL || headers == NULL || setup(c, req, &t, headers, errbuf) < 0) {
-		pb_fail(err, PB_E_INTERNAL, "cannot set up an HTTP request (out of memory?)");
-		goto done;
+	t->next = h->in_flight;
+	h->in_flight = t;
+	return 0;
+}
+
+/* The first finished transfer libcurl reports, with how it ended; NULL if none yet. */
+static struct transfer *finished(struct pb_http *h, CURLcode *cc)
+{
+	struct transfer *t = NULL;
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		*cc = msg->data.result;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+		return t;
 	}
-	cc = curl_easy_perform(c);
+	return NULL;
+}
+
+/* Run the transfers until one is over: it and how it ended, or NULL when none is in flight. */
+static struct transfer *wait_one(struct pb_http *h, CURLcode *cc)
+{
+	struct transfer *t;
+	int running = 1;
+
+	while ((t = finished(h, cc)) == NULL && h->in_flight != NULL) {
+		if (running == 0 ||
+		    curl_multi_perform(h->multi, &running) != CURLM_OK ||
+		    (running > 0 && curl_multi_poll(h->multi, NULL, 0, 1000, NULL) != CURLM_OK)) {
+			/* libcurl failed (or ran none with one in flight, which cannot be): fail it */
+			*cc = CURLE_FAILED_INIT;
+			return h->in_flight;
+		}
+	}
+	return t;
+}
+
+int pb_http_next(struct pb_http *h, void **tag, int *rc, struct pb_err *err)
+{
+	CURLcode cc = CURLE_OK;
+	struct transfer *t = wait_one(h, &cc);
+
+	if (t == NULL)
+		return 0;
+	*tag = t->tag;
+	*rc = 0;
 	/* errbuf may echo the URL but never the body or the Basic credentials */
 	if (cc != CURLE_OK) {
-		transport_error(req, &t, cc, errbuf, err);
-		goto done;
+		*rc = transport_error(t, cc, err);
+		pb_buf_wipe(&t->resp->body);
+	} else {
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp->status);
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-	rc = 0;
-done:
-	if (rc < 0)
-		pb_buf_wipe(&resp->body);
-	curl_slist_free_all(headers);
-	if (c != NULL)
-		curl_easy_cleanup(c);
-	return rc;
+	transfer_free(h, t);
+	return 1;
 }
 
 void pb_http_response_free(struct pb_http_response *resp)

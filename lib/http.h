@@ -1,5 +1,9 @@
 /*
- * http.h - one POST through libcurl, with every safety default on.
+ * http.h - POSTs through libcurl, many at once, with every safety default on.
+ *
+ * Requests run side by side on one libcurl multi handle, which keeps one
+ * cache of connections, name lookups and TLS sessions for all of them: a
+ * login's profiles at one vendor share a connection when one is free.
  *
  * HTTPS with peer and host verification always on (ca_file, else the
  * system store); plain http:// only when every address connected to is a
@@ -40,14 +44,31 @@ struct pb_http_response {
 int pb_http_init(struct pb_err *err);
 void pb_http_cleanup(void);
 
+/* Requests in flight together. */
+struct pb_http;
+
+struct pb_http *pb_http_new(struct pb_err *err);
+/* Abort whatever is still in flight and free everything. */
+void pb_http_free(struct pb_http *h);
+
 /*
- * Perform the request. 0 when an HTTP response was received (any status);
- * -1 with err on transport failure: PB_E_TEMP for timeouts, refused
- * connections, TLS failures and oversize bodies; PB_E_CONFIG for a URL we
- * refuse (not https, http to a non-loopback host, unparsable).
+ * Start a request: everything req points to is copied, so it may go at
+ * once; the answer goes to *resp, which must stay until the request is
+ * over. tag comes back from pb_http_next. -1 with err when it cannot
+ * start (PB_E_CONFIG for a URL we refuse).
  */
-int pb_http_post(const struct pb_http_request *req, struct pb_http_response *resp,
-		 struct pb_err *err);
+int pb_http_start(struct pb_http *h, const struct pb_http_request *req,
+		  struct pb_http_response *resp, void *tag, struct pb_err *err);
+
+/*
+ * Wait for the next request to be over: 1 with its *tag and *rc: 0 when an
+ * HTTP response was received (any status), -1 with err on transport
+ * failure (PB_E_TEMP for timeouts, refused connections, TLS failures and
+ * oversize bodies; PB_E_CONFIG for http to a non-loopback host). 0 when no
+ * request is in flight.
+ */
+int pb_http_next(struct pb_http *h, void **tag, int *rc, struct pb_err *err);
+
 void pb_http_response_free(struct pb_http_response *resp);
 
 #endif

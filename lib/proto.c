@@ -299,6 +299,119 @@ int pb_proto_read_fetch_reply(const char *data, size_t len, struct pb_token *tok
 	return pb_proto_read_reply(data, len, "bearer-fetch", tok, err);
 }
 
+/* ------------------------------------------------------------------ a worker's batch */
+
+int pb_proto_put_batch_item(struct pb_buf *buf, const char *profile, const struct pb_creds *creds,
+			    const char *refresh_token)
+{
+	struct pb_buf one = { 0 };
+	int rc = -1;
+
+	if (pb_proto_put_fetch_request(&one, profile, creds, refresh_token) == 0 &&
+	    pb_buf_addf(buf, "profile %s %zu\n", profile, one.len) == 0 &&
+	    pb_buf_add(buf, one.data, one.len) == 0)
+		rc = 0;
+	pb_buf_wipe(&one);
+	return rc;
+}
+
+void pb_batch_items_free(struct pb_batch_item *items, size_t n)
+{
+	for (size_t i = 0; items != NULL && i < n; i++) {
+		pb_creds_free(&items[i].creds);
+		pb_wipe_free(items[i].refresh_token);
+	}
+	free(items);
+}
+
+/* "<kind> <profile> <length>\n" at the cursor: the profile and the length after it; -1 if not. */
+static int frame(struct cursor *c, const char *kind, char profile[65], size_t *n, long max)
+{
+	char line[PB_PROTO_MAX_LINE], *word[3];
+
+	if (next_words(c, line, sizeof(line), word, 3) != 3 || strcmp(word[0], kind) != 0 ||
+	    !pb_valid_name(word[1]) || length_word(word[2], max, n) < 0)
+		return -1;
+	snprintf(profile, 65, "%s", word[1]);
+	return 0;
+}
+
+int pb_proto_read_batch(const char *data, size_t len, struct pb_batch_item **items, size_t *n,
+			struct pb_err *err)
+{
+	struct cursor c = { data, len, 0 };
+	struct pb_batch_item *v = calloc(PB_PROTO_MAX_BATCH, sizeof(*v));
+	size_t count = 0, body;
+
+	*items = NULL;
+	*n = 0;
+	if (v == NULL)
+		return pb_fail(err, PB_E_INTERNAL, "out of memory");
+	while (!at_end(&c)) {
+		struct pb_batch_item *it = &v[count];
+
+		if (count == PB_PROTO_MAX_BATCH ||
+		    frame(&c, "profile", it->profile, &body, 4L * PB_PROTO_MAX_SECRET) < 0 ||
+		    len - c.pos < body)
+			goto bad;
+		for (size_t i = 0; i < count; i++)
+			if (strcmp(v[i].profile, it->profile) == 0)
+				goto bad;
+		count++;
+		if (pb_proto_read_fetch_request(data + c.pos, body, &it->creds, &it->refresh_token,
+						err) < 0)
+			goto fail;
+		/* a request holds its own profile's secrets, no other's */
+		for (size_t i = 0; i < it->creds.n; i++)
+			if (strcmp(it->creds.v[i].profile, it->profile) != 0)
+				goto bad;
+		c.pos += body;
+	}
+	*items = v;
+	*n = count;
+	return 0;
+bad:
+	pb_fail(err, PB_E_INTERNAL, "malformed request from bearer-token");
+fail:
+	pb_batch_items_free(v, count);
+	return -1;
+}
+
+int pb_proto_put_batch_reply(struct pb_buf *buf, const char *profile, const struct pb_token *tok,
+			     const struct pb_err *err)
+{
+	struct pb_buf one = { 0 };
+	int rc = -1;
+
+	if (pb_proto_put_fetch_reply(&one, tok, err) == 0 &&
+	    pb_buf_addf(buf, "reply %s %zu\n", profile, one.len) == 0 &&
+	    pb_buf_add(buf, one.data, one.len) == 0)
+		rc = 0;
+	pb_buf_wipe(&one);
+	return rc;
+}
+
+int pb_proto_next_batch_reply(const char *data, size_t len, size_t *pos, char profile[65],
+			      bool *ok, struct pb_token *tok, struct pb_err *err)
+{
+	struct cursor c = { data, len, *pos };
+	const char *nl = memchr(data + *pos, '\n', len - *pos);
+	size_t body;
+
+	*ok = false;
+	memset(tok, 0, sizeof(*tok));
+	if (nl == NULL)
+		return len - *pos > PB_PROTO_MAX_LINE
+			? pb_fail(err, PB_E_INTERNAL, "malformed reply from bearer-fetch") : 0;
+	if (frame(&c, "reply", profile, &body, PB_TOKEN_MAX + 2L * PB_PROTO_MAX_SECRET) < 0)
+		return pb_fail(err, PB_E_INTERNAL, "malformed reply from bearer-fetch");
+	if (len - c.pos < body)
+		return 0;
+	*ok = pb_proto_read_fetch_reply(data + c.pos, body, tok, err) == 0;
+	*pos = c.pos + body;
+	return 1;
+}
+
 /* ------------------------------------------------------------------ outcome streams */
 
 int pb_proto_put_token(struct pb_buf *buf, const char *profile, const struct pb_token *tok)

@@ -21,19 +21,27 @@
  * a secret.
  *
  * 2. What bearer-token (or the broker) says to its HTTP worker,
- * bearer-fetch, which gets the config path and profile name in argv and
- * nothing in its environment. Request (the worker's stdin), then the pipe
- * is closed:
+ * bearer-fetch, which gets the config path and the profiles' names in
+ * argv and nothing in its environment. A worker serves a batch: one
+ * request per profile, all of them at once.
+ * One profile's request:
  *     secret <profile> <field> <length>\n<length bytes>\n   (the profile's credentials)
  *     credentials <length>\n<where they came from>\n       (when there are credentials)
  *     refresh <length>\n<length bytes>\n                    (optional: the stored refresh token)
  *     end\n
- * Reply (the worker's stdout), either
+ * One profile's reply, either
  *     token <obtained_ms> <expires_ms or -> <refreshed 0|1> <length>\n<length bytes>\n
  *     refresh <length>\n<length bytes>\n                    (optional: a new refresh token)
  *     end\n
  * or one line
  *     error <code> <retry_after or -1> <reason>\n
+ * The worker's stdin is the batch, then bearer-token closes the pipe:
+ *     profile <profile> <length>\n<length bytes: that profile's request>
+ *     ...
+ *     end\n
+ * and its stdout each profile's reply as soon as it is done, in any order:
+ *     reply <profile> <length>\n<length bytes: that profile's reply>
+ * Times are milliseconds since the epoch.
  *
  * 3. What a process asks the broker (`bearer-token broker`, the service
  * account's daemon) over /run/pam_bearer/broker.sock, one request per
@@ -120,6 +128,38 @@ int pb_proto_read_reply(const char *data, size_t len, const char *from, struct p
 			struct pb_err *err);
 int pb_proto_read_fetch_reply(const char *data, size_t len, struct pb_token *tok,
 			      struct pb_err *err);
+
+/* One profile of a worker's batch (2.). */
+struct pb_batch_item {
+	char profile[65];
+	struct pb_creds creds;      /* its secrets; creds.path NULL when there are none */
+	char *refresh_token;        /* NULL when there is none; wiped by pb_batch_items_free */
+};
+
+/* Append one profile's request to a batch (end it with pb_proto_put_end). */
+int pb_proto_put_batch_item(struct pb_buf *buf, const char *profile, const struct pb_creds *creds,
+			    const char *refresh_token);
+/*
+ * A whole batch into *items (*n of them; free with pb_batch_items_free).
+ * Refuses what pb_proto_read_fetch_request does, a profile twice, and
+ * more than PB_PROTO_MAX_BATCH profiles.
+ */
+int pb_proto_read_batch(const char *data, size_t len, struct pb_batch_item **items, size_t *n,
+			struct pb_err *err);
+void pb_batch_items_free(struct pb_batch_item *items, size_t n);
+#define PB_PROTO_MAX_BATCH 64
+
+/* Append one profile's framed reply: the token when err is NULL, else the failure. */
+int pb_proto_put_batch_reply(struct pb_buf *buf, const char *profile, const struct pb_token *tok,
+			     const struct pb_err *err);
+/*
+ * The next framed reply of a stream of len bytes, from *pos on: 1 with
+ * *profile and either *tok (when *ok; free it) or err; 0 when the reply is
+ * not all there yet (call again with more); -1 when the stream is
+ * malformed (err says so).
+ */
+int pb_proto_next_batch_reply(const char *data, size_t len, size_t *pos, char profile[65],
+			      bool *ok, struct pb_token *tok, struct pb_err *err);
 
 /* A broker request (3.). */
 struct pb_broker_request {

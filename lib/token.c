@@ -26,3 +26,17 @@ int pb_token_check(const char *token, struct pb_err *err)
 				       "control or non-ASCII character; refusing it");
 	return 0;
 }
+
+void pb_token_catch(void *arg, size_t job, struct pb_token *tok, const struct pb_err *err)
+{
+	struct pb_token_catch *c = arg;
+
+	(void)job;
+	if (tok != NULL) {
+		*c->out = *tok;
+		memset(tok, 0, sizeof(*tok));    /* ours now */
+		c->rc = 0;
+	} else {
+		*c->err = *err;
+	}
+}

@@ -7,6 +7,7 @@
 #define PB_TOKEN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 #include "util.h"
 
@@ -29,5 +30,21 @@ void pb_token_free(struct pb_token *t);
  * characters: header injection).
  */
 int pb_token_check(const char *token, struct pb_err *err);
+
+/*
+ * How a batch of fetches reports each one as it is over (fetch.h, worker.h):
+ * the token (the callee may take it: what it leaves is wiped), or NULL and
+ * why not.
+ */
+typedef void (*pb_token_done)(void *arg, size_t job, struct pb_token *tok,
+			      const struct pb_err *err);
+
+/* A pb_token_done for a batch of one: arg is a struct pb_token_catch. */
+struct pb_token_catch {
+	struct pb_token *out;       /* the token, taken */
+	struct pb_err *err;         /* or why not */
+	int rc;                     /* 0 with a token; set it to -1 before */
+};
+void pb_token_catch(void *arg, size_t job, struct pb_token *tok, const struct pb_err *err);
 
 #endif

@@ -297,7 +297,7 @@ void pb_time_format_ms(long long ms, char out[32])
 	if (ms < 0 || gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
 		snprintf(out, 32, "1970-01-01T00:00:00Z");
 	else if (frac == 0)
-		strcat(out, "Z");
+		snprintf(out + strlen(out), 32 - strlen(out), "Z");
 	else
 		snprintf(out + strlen(out), 32 - strlen(out), ".%03dZ", frac);
 }

@@ -54,7 +54,7 @@ struct session {
 	size_t nprofiles, nsystem;            /* nsystem: how many are credentials = system */
 	char runtime_dir[PATH_MAX];
 	char token_dir[PATH_MAX];
-	char session[64];                     /* "PID:COOKIE", how the refresher knows this session */
+	char session[PB_SESSION_ID_MAX];      /* "PID:COOKIE", how the refresher knows this session */
 	long long started_ms;                 /* CLOCK_MONOTONIC at open: the timeout counts from here */
 	struct run *run;                      /* the slow path's children, while they run */
 };
@@ -166,17 +166,17 @@ static int find_runtime_dir(struct session *s)
  * With the user's fs identity, through the checked token dir; the socket
  * itself is checked and connected by inode (pb_ctl_connect).
  */
-static int notify_refresher(const struct pb_store *st, const char *what, const char *session,
+static int notify_refresher(const struct pb_store *st, enum pb_ctl_cmd cmd, const char *session,
 			    long timeout_ms)
 {
-	struct pb_buf req = { 0 }, reply = { 0 };
+	struct pb_ctl_request req = { .cmd = cmd };
+	struct pb_buf reply = { 0 };
 	int rc = -1;
 
-	if (pb_buf_addf(&req, "%s %s\n", what, session) == 0 &&
-	    pb_ctl_call(st->dirfd, st->uid, req.data, req.len, timeout_ms, &reply) == 0 &&
+	if (pb_ctl_parse_session(session, &req.session) == 0 &&
+	    pb_ctl_ask(st->dirfd, st->uid, &req, timeout_ms, &reply) == 0 &&
 	    reply.data != NULL && strncmp(reply.data, "ok", 2) == 0)
 		rc = 0;
-	pb_buf_wipe(&req);
 	pb_buf_wipe(&reply);
 	return rc;
 }
@@ -214,7 +214,7 @@ static bool all_fresh(struct session *s)
 	for (size_t i = 0; fresh && i < s->nprofiles; i++)
 		fresh = pb_store_token_fresh(&st, s->profiles[i]->name, 0);
 	if (fresh && !s->o->nodaemon &&
-	    notify_refresher(&st, "session-open", s->session, notify_ms(s)) < 0)
+	    notify_refresher(&st, PB_CTL_SESSION_OPEN, s->session, notify_ms(s)) < 0)
 		fresh = false;
 	pb_store_close(&st);
 	if (pam_modutil_regain_priv(s->pamh, &privs) != 0) {
@@ -559,13 +559,15 @@ static void free_session_data(pam_handle_t *pamh, void *data, int status)
  */
 static int name_session(struct session *s)
 {
+	struct pb_session_id id = { .pid = getpid() };
 	unsigned char r[8];
 	char *copy;
 
 	if (getrandom(r, sizeof(r), 0) != sizeof(r))
 		return PAM_SYSTEM_ERR;
-	snprintf(s->session, sizeof(s->session), "%ld:%02x%02x%02x%02x%02x%02x%02x%02x",
-		 (long)getpid(), r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(id.cookie + 2 * i, 3, "%02x", r[i]);
+	pb_ctl_put_session(&id, s->session);
 	copy = strdup(s->session);
 	if (copy == NULL)
 		return PAM_BUF_ERR;
@@ -625,7 +627,7 @@ int pb_session_close(pam_handle_t *pamh, const struct pb_options *o)
 	if (pam_modutil_drop_priv(pamh, &privs, s.pw) != 0)
 		goto done;
 	if (pb_store_open(s.runtime_dir, s.pw->pw_uid, false, &st, NULL) == 0 &&
-	    notify_refresher(&st, "session-close", session, NOTIFY_MS) < 0 && o->debug)
+	    notify_refresher(&st, PB_CTL_SESSION_CLOSE, session, NOTIFY_MS) < 0 && o->debug)
 		pam_syslog(pamh, LOG_DEBUG, "no refresher answered at session close");
 	pb_store_close(&st);
 	if (pam_modutil_regain_priv(pamh, &privs) != 0)

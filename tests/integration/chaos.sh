@@ -131,8 +131,9 @@ sc_hung_vendor() {
 	t0=$(now_ms)
 	expect_exit 0 bt --config "$BEARER_CONFIG" refresh unith
 	ms=$(($(now_ms) - t0))
-	[ "$ms" -lt 1500 ] || late "refresh unith took $ms ms"
-	ok "refresh of a healthy profile: $ms ms"
+	# a refresh may wait for the floor (min_interval, 2 s) since the last request, then one exchange
+	[ "$ms" -lt 2500 ] || late "refresh unith took $ms ms"
+	ok "refresh of a healthy profile: $ms ms (at most the 2-s floor and an exchange)"
 	t0=$(now_ms)
 	out=$(bt --config "$BEARER_CONFIG" status 2>&1)
 	ms=$(($(now_ms) - t0))
@@ -154,7 +155,8 @@ sc_fd_limit() {
 	# the lowest fd number it does not use: the limit that makes the next open fail
 	n=0
 	while [ -e "/proc/$DPID/fd/$n" ]; do n=$((n + 1)); done
-	prlimit --pid "$DPID" --nofile="$n:$n" || fail "prlimit failed"
+	# the soft limit only: raising a hard limit again takes CAP_SYS_RESOURCE
+	prlimit --pid "$DPID" --nofile="$n:" || fail "prlimit failed"
 	echo "# the refresher may have fds below $n, all in use: accept() must fail"
 	c0=$(cpu_ticks "$DPID")
 	bt --config "$BEARER_CONFIG" status >/dev/null 2>&1
@@ -164,7 +166,7 @@ sc_fd_limit() {
 	[ $((c1 - c0)) -le 20 ] || fail "$((c1 - c0)) ticks of CPU in 2 s: accept() spins"
 	ok "accept() failing does not spin ($((c1 - c0)) ticks in 2 s)"
 	alive "$DPID" || fail "the refresher died"
-	prlimit --pid "$DPID" --nofile=1024:1024
+	prlimit --pid "$DPID" --nofile=1024: || fail "prlimit could not give the fds back"
 	wait_for 3000 d_pid >/dev/null || fail "the refresher does not answer once fds are back"
 	ok "it answers again once fds are back"
 }

@@ -351,9 +351,11 @@ sc_sessions() {
 	local p1 p2 p3 p4 p5
 	start_sleep; p1=$SPID
 	start_sleep; p2=$SPID
-	d_start_bg --session "$p1:c1"
-	assert_eq "$(d_ctl "session-open $p2 c2")" ok "session-open of a second session"
-	assert_eq "$(d_ctl "session-open $p2 xyz")" "error bad request" "a cookie that is not hex is refused"
+	d_start_bg --session "$p1:00000000000000c1"
+	assert_eq "$(d_ctl "session-open $p2:00000000000000c2")" ok "session-open of a second session"
+	assert_eq "$(d_ctl "session-open $p2:xyz")" "error bad request" "a cookie that is not hex is refused"
+	assert_eq "$(d_ctl "session-open $p2 00000000000000c2")" "error bad request" \
+		"a session spelt <pid> <cookie> is refused: one spelling, <pid>:<cookie>"
 	kill "$p1"
 	sleep 0.5
 	alive "$DPID" || fail "the refresher stopped when the first of two sessions ended"
@@ -363,22 +365,22 @@ sc_sessions() {
 
 	echo "# explicit session-close"
 	start_sleep; p3=$SPID
-	d_start_bg --session "$p3:a1"
-	assert_eq "$(d_ctl "session-open $p3 b2")" ok "a second session in the same process"
-	d_ctl "session-close $p3 a1" >/dev/null
-	d_ctl "session-close $p3 ffff" >/dev/null
-	d_ctl "session-close 999999 b2" >/dev/null
+	d_start_bg --session "$p3:00000000000000a1"
+	assert_eq "$(d_ctl "session-open $p3:00000000000000b2")" ok "a second session in the same process"
+	d_ctl "session-close $p3:00000000000000a1" >/dev/null
+	d_ctl "session-close $p3:000000000000ffff" >/dev/null
+	d_ctl "session-close 999999:00000000000000b2" >/dev/null
 	sleep 0.5
 	assert_eq "$(d_pid)" "$DPID" "one session closed (and two unknown ones): the refresher goes on"
-	assert_eq "$(d_ctl "session-close $p3 b2")" ok "session-close of the last one"
+	assert_eq "$(d_ctl "session-close $p3:00000000000000b2")" ok "session-close of the last one"
 	d_exits_within 1000 "last session closed"
 	alive "$p3" || fail "the session's process died?"
 
 	echo "# a second start for another session hands that session over"
 	start_sleep; p4=$SPID
 	start_sleep; p5=$SPID
-	d_start_bg --session "$p4:d1"
-	expect_exit 0 bt --config "$BEARER_CONFIG" daemon --foreground --session "$p5:e1"
+	d_start_bg --session "$p4:00000000000000d1"
+	expect_exit 0 bt --config "$BEARER_CONFIG" daemon --foreground --session "$p5:00000000000000e1"
 	assert_contains "$ERR" "handed over" "the second start handed over"
 	kill "$p4"
 	sleep 0.5
@@ -388,7 +390,7 @@ sc_sessions() {
 
 	echo "# the runtime dir goes away (logind removes it after the last logout)"
 	start_sleep
-	d_start_bg --session "$SPID:f1"
+	d_start_bg --session "$SPID:00000000000000f1"
 	rm -rf "$XDG_RUNTIME_DIR"
 	wait_gone "$DPID" 2000 || fail "the refresher still runs 2 s after its runtime dir was removed"
 	ok "the runtime dir removed: the refresher stops"
@@ -459,6 +461,8 @@ s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(3)' "$TOKD
 # refresh`) never sees a missing, empty or partial file.
 sc_reader() {
 	d_setup
+	# back to back: no floor to speak of between two renewals (min_interval, 2 s by default)
+	DEFAULTS=("min_interval = 0.01")
 	conf apivideo
 	local reader hammer good cli=0 line reads badn distinct n
 	d_start_fg
@@ -473,8 +477,10 @@ sc_reader() {
 	wait "$reader"
 	good=$(<"$T/hammer.out")
 	assert_eq "$((good + cli))" 1000 "1,000 renewals, all successful"
+	# each of the hammer's 900 (one after the other) is a renewal of its own; a CLI
+	# refresh that comes while one is under way shares it
 	n=$(($(mock_count /auth/refresh) + $(mock_count /auth/api-key)))
-	[ "$n" -ge 1001 ] || fail "the mock saw only $n token requests"
+	[ "$n" -ge 901 ] || fail "the mock saw only $n token requests"
 	ok "the mock issued $n tokens"
 	line=$(tail -1 "$T/reader.out")
 	read -r _ reads _ badn _ distinct <<<"$line"

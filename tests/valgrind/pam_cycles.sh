@@ -61,7 +61,7 @@ assert_eq "$(mock_total)" "$before" "the fast path made no request"
 # a refresher kept alive by a session of its own (a sleep), as during a login
 sleep 300 & holder=$!
 as_user env USER=vg HOME="$T/home" XDG_RUNTIME_DIR="$T/run/$U" "$BEARER_TOKEN_BIN" \
-	--config "$BEARER_CONFIG" daemon --session "$holder:beef" || fail "cannot start the refresher"
+	--config "$BEARER_CONFIG" daemon --session "$holder:000000000000beef" || fail "cannot start the refresher"
 for _ in $(seq 100); do [ -S "$TOKDIR/daemon.sock" ] && break; sleep 0.05; done
 [ -S "$TOKDIR/daemon.sock" ] || fail "the refresher did not open its socket"
 t0=$EPOCHSECONDS
