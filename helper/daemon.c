@@ -42,6 +42,7 @@
 
 #define HANDOVER_MS 5000L       /* a second start waits this long for the one that runs */
 #define FIXED_FDS 4             /* listener, timer, signals, inotify */
+#define POLL_REST_MS 200        /* poll() failed (EINVAL, ENOMEM): try again after this */
 
 /* ---------------------------------------------------------------- sessions */
 
@@ -284,6 +285,28 @@ static void handle_events(struct daemon *d, const struct pollfd *fds, size_t nre
 	control_sweep(d);
 }
 
+/*
+ * poll() failed: true to stop. It fails with EINVAL when the open-file
+ * soft limit was lowered below the fds it watches (prlimit), and with
+ * ENOMEM: both pass, so the refresher rests 200 ms at a time, renewing
+ * what falls due, until they do. Anything else is a bug: logged, stop.
+ */
+static bool poll_failed(struct daemon *d)
+{
+	struct timespec rest = { 0, POLL_REST_MS * 1000000L };
+
+	if (errno != EINVAL && errno != ENOMEM) {
+		syslog(LOG_ERR, "poll: %m: stopping");
+		return true;
+	}
+	if (!d->poll_failing)
+		syslog(LOG_WARNING, "cannot wait for events: %m (open-file limit below the fds "
+		       "in use?); resting %d ms at a time until it can", POLL_REST_MS);
+	d->poll_failing = true;
+	nanosleep(&rest, NULL);
+	return false;
+}
+
 static void run_loop(struct daemon *d)
 {
 	static struct pollfd fds[FIXED_FDS + PB_MAX_RENEWALS + PB_MAX_CLIENTS + PB_MAX_SESSIONS];
@@ -304,10 +327,11 @@ static void run_loop(struct daemon *d)
 		nsessions = d->nsessions;
 		nfds = poll_set(d, fds);
 		if (poll(fds, nfds, poll_timeout(d)) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
+			if (errno != EINTR && poll_failed(d))
+				break;
+			continue;
 		}
+		d->poll_failing = false;
 		handle_events(d, fds, nrenewals, nclients, nsessions);
 	}
 }

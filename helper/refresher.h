@@ -81,6 +81,7 @@ struct daemon {
 	bool track_sessions;        /* started for a session: exit after the last one */
 	bool reload_pending;        /* a reload waits for the renewals under way */
 	long long listen_paused_until;  /* CLOCK_MONOTONIC ms: accept() failed, back off */
+	bool poll_failing;              /* poll() fails (fd limit lowered): logged once */
 	double spread_offset;       /* this refresher's offset in the spread of first renewals */
 	unsigned long spread_next;
 	int lock_fd, listen_fd, timer_fd, signal_fd, inotify_fd;
