@@ -9,6 +9,8 @@
 #include "expiry.h"
 #include "jwt.h"
 
+#define JWT_EXP_SLACK_MS 2000   /* see jwt_exp_trims() */
+
 /* One `lifetime` alternative, trimmed, into out; *next moves past its '|'. */
 static int next_alternative(const char **next, char out[32])
 {
@@ -116,6 +118,27 @@ int pb_expiry_resolve(const char *lifetime, struct json_object *expires_in, cons
 	return rc;
 }
 
+/*
+ * A JWT's exp is whole seconds, most often the vendor's clock cut down
+ * plus the lifetime, so it may fall up to a second before the time
+ * expires_in gives: the API refuses the token from exp on, and with a
+ * short token that second matters. An exp at most JWT_EXP_SLACK_MS
+ * before *expires_ms (and still ahead) replaces it. One further off is
+ * the two clocks disagreeing: expires_in, which needs no clock, stays.
+ */
+static void jwt_exp_trims(const char *token, long long now_ms, long long *expires_ms)
+{
+	struct pb_err ignored;
+	int64_t exp;
+
+	pb_err_clear(&ignored);
+	if (token == NULL || pb_jwt_exp(token, &exp, &ignored) < 0)
+		return;
+	if (exp * 1000 < *expires_ms && exp * 1000 >= *expires_ms - JWT_EXP_SLACK_MS &&
+	    exp * 1000 > now_ms)
+		*expires_ms = exp * 1000;
+}
+
 int pb_expiry_resolve_ms(const char *lifetime, struct json_object *expires_in, const char *token,
 			 long long now_ms, bool *has_expiry, long long *expires_ms,
 			 struct pb_err *err)
@@ -137,6 +160,7 @@ int pb_expiry_resolve_ms(const char *lifetime, struct json_object *expires_in, c
 			goto done;
 		*has_expiry = true;
 		*expires_ms = now_ms + secs * 1000LL;
+		jwt_exp_trims(token, now_ms, expires_ms);
 		rc = 0;
 		goto done;
 	}

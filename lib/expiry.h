@@ -37,6 +37,8 @@ int pb_expiry_resolve(const char *lifetime, struct json_object *expires_in,
 /*
  * The same to the millisecond: now_ms is when the request was sent, and
  * *expires_ms that plus expires_in (or a fixed lifetime), or a JWT's exp.
+ * With expires_in, a JWT exp up to 2 s earlier (its whole seconds cut
+ * down) wins: the API refuses the token from then on.
  */
 int pb_expiry_resolve_ms(const char *lifetime, struct json_object *expires_in,
 			 const char *token, long long now_ms, bool *has_expiry,

@@ -88,7 +88,8 @@ sc_expires_in_1() {
 	[ $((n1 - n0)) -le 6 ] || fail "$((n1 - n0)) requests in 10 s for expires_in: 1"
 	ok "a vendor saying expires_in: 1 gets a request per floor at most ($((n1 - n0)) in 10 s)"
 	assert_contains "$(<"$T/daemon.log")" "shorter than twice" "and the refresher warns about it"
-	mock_config '{"expires_in": 4}'
+	# (JWTs good for 60 s: their exp must not trim the 4 s, see expiry.c)
+	mock_config '{"lifetime": 60, "expires_in": 4}'
 	t0=$(now_ms)
 	sleep 13
 	stats

@@ -234,6 +234,36 @@ static void test_expires_in_wins_over_lifetime(void **state)
 	free(t);
 }
 
+/*
+ * A JWT's whole-second exp just before what expires_in gives wins (the
+ * API refuses the token from then on); one later, or earlier by more than
+ * 2 s (the clocks disagree), does not.
+ */
+static void test_expires_in_trimmed_by_jwt_exp(void **state)
+{
+	long long sent = (long long)NOW * 1000 + 700, at;
+	struct json_object *four = json_object_new_int(4);
+	char *cut = jwt_exp(NOW + 4), *later = jwt_exp(NOW + 5), *skewed = jwt_exp(NOW + 1);
+	struct pb_err err;
+	bool has;
+
+	(void)state;
+	pb_err_clear(&err);
+	assert_int_equal(pb_expiry_resolve_ms(NULL, four, cut, sent, &has, &at, &err), 0);
+	assert_true(has);
+	assert_true(at == (long long)(NOW + 4) * 1000);
+	assert_int_equal(pb_expiry_resolve_ms(NULL, four, later, sent, &has, &at, &err), 0);
+	assert_true(at == sent + 4000);
+	assert_int_equal(pb_expiry_resolve_ms(NULL, four, skewed, sent, &has, &at, &err), 0);
+	assert_true(at == sent + 4000);
+	assert_int_equal(pb_expiry_resolve_ms(NULL, four, "opaque", sent, &has, &at, &err), 0);
+	assert_true(at == sent + 4000);
+	json_object_put(four);
+	free(cut);
+	free(later);
+	free(skewed);
+}
+
 /* ------------------------------------------------------------ lifetime alternatives */
 
 static void test_lifetime_fixed_and_none(void **state)
@@ -423,6 +453,7 @@ int main(void)
 		cmocka_unit_test(test_expires_in_string),
 		cmocka_unit_test(test_expires_in_other_types),
 		cmocka_unit_test(test_expires_in_wins_over_lifetime),
+		cmocka_unit_test(test_expires_in_trimmed_by_jwt_exp),
 		cmocka_unit_test(test_lifetime_fixed_and_none),
 		cmocka_unit_test(test_jwt_exp),
 		cmocka_unit_test(test_jwt_past),
