@@ -154,7 +154,6 @@ sc_cycles() {
 		fail "apivideo.state does not hold the refresh token the mock issued last"
 	ok "apivideo.state holds the latest refresh token"
 
-	# (under ASan a late refresher may leave a 4 s token expired for a moment)
 	for p in apivideo unith rythmex-jwt rythmex-apitoken hautai-login oauth2; do
 		wait_for 3000 eval '[ "$(whoami "$TOKDIR/'"$p"'.header" 2>/dev/null)" = 200 ]' ||
 			fail "$p.header does not work at the mock"

@@ -187,7 +187,8 @@ static void test_fleet_herd(void **state)
 	(void)state;
 	memset(per_minute, 0, sizeof(per_minute));
 	for (int i = 0; i < N; i++) {
-		long long t0 = (long long)(rnd() * 60000.0), end = t0 + 3 * hour;
+		/* one window for all: the three lifetimes after the minute of the logins */
+		long long t0 = (long long)(rnd() * 60000.0), end = 3 * hour;
 		struct pb_life t = life_of(t0, hour);
 		long long at = pb_sched_refresh(&usual, &t, true, rnd(), rnd(), t0);
 
