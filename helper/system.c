@@ -79,22 +79,6 @@ static bool outlives(const struct pb_meta *m, long min_valid, long long now_ms)
 	return !m->has_expiry || m->expires_ms - now_ms > min_valid * 1000LL;
 }
 
-/* Renew in the store (the lock, refresh token or exchange, bearer-fetch), then read it back. */
-static int renew(struct pb_ctx *ctx, const struct pb_profile *p, struct pb_token *out,
-		 struct pb_err *err)
-{
-	enum pb_outcome outcome;
-	struct pb_meta m;
-
-	if (pb_renew(ctx, p, 0, true, &outcome, err) < 0)
-		return -1;
-	if (pb_store_read_meta(&ctx->store, p->name, &m, err) != 0 ||
-	    !take_cached(&ctx->store, p, &m, pb_wall_ms(), out))
-		return pb_fail(err, PB_E_STORE, "%s: renewed, but not readable in %s", p->name,
-			       ctx->store.path);
-	return 0;
-}
-
 /* The profile, if u may have its tokens: credentials = system, and it applies. */
 static const struct pb_profile *allowed(const struct pb_config *cfg,
 					const struct pb_system_user *u, const char *name,
@@ -115,196 +99,300 @@ static const struct pb_profile *allowed(const struct pb_config *cfg,
 	return NULL;
 }
 
-/* The admin store's file of u, read as the service account; on failure forget what we hold. */
+/* The admin store's file of u, read as the service account. */
 static int load_admin_creds(const struct pb_config *cfg, const struct pb_system_user *u,
-			    struct pb_store *st, const char *profile, struct pb_creds *creds,
-			    struct pb_err *err)
+			    struct pb_creds *creds, struct pb_err *err)
 {
 	char path[4096];
 
 	if (pb_creds_system_path(cfg->system_credentials_dir, u->name, path, sizeof(path),
-				 err) == 0 &&
-	    pb_creds_load_admin(path, getegid(), PB_SERVICE_USER, creds, err) == 0)
+				 err) < 0)
+		return -1;
+	return pb_creds_load_admin(path, getegid(), PB_SERVICE_USER, creds, err);
+}
+
+/* One profile of a batch, while pb_system_tokens works on it. */
+struct item {
+	const char *name;
+	struct pb_profile p;        /* a copy: the deadline is the caller's */
+	struct pb_meta m;           /* P.json before */
+	struct pb_token cached;     /* the token in the store, when have */
+	bool have;
+};
+
+/* What the renewals of a batch report to. */
+struct batch {
+	struct pb_ctx *ctx;
+	struct item *items;
+	long min_valid;
+	long long now;
+	pb_system_done done;
+	void *arg;
+};
+
+/* Item it is over: its token (tok) or why not. */
+static void item_done(struct batch *b, struct item *it, struct pb_token *tok,
+		      const struct pb_err *err)
+{
+	b->done(b->arg, it->name, tok, err);
+	pb_token_free(&it->cached);
+}
+
+/*
+ * Whether item it needs the vendor: 0 when it is over (done: the cached
+ * token, or the recorded failure), 1 when it is to be renewed.
+ */
+static int decide(struct batch *b, struct item *it)
+{
+	struct pb_err err;
+
+	pb_err_clear(&err);
+	if (pb_store_read_meta(&b->ctx->store, it->name, &it->m, &err) == -1) {
+		item_done(b, it, NULL, &err);
 		return 0;
-	/* access taken away: no cached token, no refresh token outlives it */
-	pb_store_forget(st, profile, NULL);
-	return -1;
+	}
+	it->have = take_cached(&b->ctx->store, &it->p, &it->m, b->now, &it->cached);
+	if (cached_will_do(&it->p, &it->m, it->have, b->min_valid, b->now)) {
+		item_done(b, it, &it->cached, NULL);
+		return 0;
+	}
+	/* a failure not long ago: no new request before its time */
+	if (it->m.last_error[0] != '\0' && it->m.next_attempt_at * 1000LL > b->now) {
+		if (it->have && outlives(&it->m, b->min_valid, b->now)) {
+			item_done(b, it, &it->cached, NULL);
+			return 0;
+		}
+		pb_fail(&err, PB_E_TEMP, "%s", it->m.last_error);
+		err.retry_after = (long)(it->m.next_attempt_at - b->now / 1000);
+		item_done(b, it, NULL, &err);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * A renewal is over: the new token read back from the store, or, when the
+ * vendor failed (and the store says so), a cached token that still does.
+ */
+static void on_renewed(void *arg, const struct pb_renewal *r)
+{
+	struct batch *b = arg;
+	struct item *it = b->items;
+	struct pb_token fresh = { 0 };
+	struct pb_meta m;
+	struct pb_err err = r->err;
+
+	while (&it->p != r->p)
+		it++;
+	if (r->rc == 0) {
+		if (pb_store_read_meta(&b->ctx->store, it->name, &m, &err) == 0 &&
+		    take_cached(&b->ctx->store, &it->p, &m, pb_wall_ms(), &fresh)) {
+			item_done(b, it, &fresh, NULL);
+			pb_token_free(&fresh);
+			return;
+		}
+		pb_fail(&err, PB_E_STORE, "%s: renewed, but not readable in %s", it->name,
+			b->ctx->store.path);
+	}
+	if (it->have && outlives(&it->m, b->min_valid, b->now)) {
+		item_done(b, it, &it->cached, NULL);
+		return;
+	}
+	item_done(b, it, NULL, &err);
+}
+
+void pb_system_tokens(const struct pb_config *cfg, const struct pb_system_user *u,
+		      const char *const *names, size_t n, long min_valid, long long deadline_ms,
+		      pb_system_done done, void *arg)
+{
+	struct pb_ctx ctx = { .cfg = cfg, .uid = u->uid, .user = u->name,
+			      .retry_floor = FAIL_FLOOR, .store = { .dirfd = -1 } };
+	struct item *items = calloc(n + 1, sizeof(*items));
+	struct pb_renewal *v = calloc(n + 1, sizeof(*v));
+	struct batch b = { .ctx = &ctx, .items = items, .min_valid = min_valid,
+			   .now = pb_wall_ms(), .done = done, .arg = arg };
+	struct pb_creds creds = { 0 };
+	struct pb_err err;
+	char dir[4096], uid[16];
+	size_t k = 0;
+	bool ready;
+
+	pb_err_clear(&err);
+	snprintf(uid, sizeof(uid), "%u", (unsigned)u->uid);
+	ready = items != NULL && v != NULL &&
+		pb_config_state_dir(cfg, dir, sizeof(dir), &err) == 0 &&
+		pb_store_open_at(dir, uid, geteuid(), true, &ctx.store, &err) == 0;
+	if (items == NULL || v == NULL)
+		pb_fail(&err, PB_E_INTERNAL, "out of memory");
+	/* the admin store's file, read once for the batch; when access is taken
+	 * away, no cached token and no refresh token outlives it */
+	if (ready && load_admin_creds(cfg, u, &creds, &err) < 0) {
+		for (size_t i = 0; i < n; i++)
+			pb_store_forget(&ctx.store, names[i], NULL);
+		ready = false;
+	}
+	ctx.system_creds = &creds;
+	for (size_t i = 0; i < n; i++) {
+		struct item *it = items != NULL ? &items[k] : NULL;
+		const struct pb_profile *found;
+		struct pb_err why;
+
+		pb_err_clear(&why);
+		if (!ready) {
+			done(arg, names[i], NULL, &err);
+			continue;
+		}
+		if ((found = allowed(cfg, u, names[i], &why)) == NULL ||
+		    pb_creds_check(&creds, found, &why) < 0) {
+			done(arg, names[i], NULL, &why);
+			continue;
+		}
+		it->name = found->name;
+		it->p = *found;
+		it->p.deadline_ms = deadline_ms;
+		if (decide(&b, it) == 1) {
+			v[k] = (struct pb_renewal){ .p = &it->p, .force = true };
+			k++;
+		}
+	}
+	if (k > 0)
+		pb_renew_batch(&ctx, v, k, on_renewed, &b);
+	for (size_t i = 0; items != NULL && i < n; i++)
+		pb_token_free(&items[i].cached);
+	free(items);
+	free(v);
+	pb_creds_free(&creds);
+	pb_ctx_free(&ctx);
+}
+
+/* pb_system_token's catch of its one token. */
+struct one {
+	struct pb_token *out;
+	struct pb_err *err;
+	int rc;
+};
+
+static void catch_one(void *arg, const char *profile, const struct pb_token *tok,
+		      const struct pb_err *err)
+{
+	struct one *o = arg;
+
+	(void)profile;
+	if (tok == NULL) {
+		*o->err = *err;
+		return;
+	}
+	o->out->token = strdup(tok->token);
+	o->out->obtained_ms = tok->obtained_ms;
+	o->out->has_expiry = tok->has_expiry;
+	o->out->expires_ms = tok->expires_ms;
+	o->rc = o->out->token != NULL ? 0 : pb_fail(o->err, PB_E_INTERNAL, "out of memory");
 }
 
 int pb_system_token(const struct pb_config *cfg, const struct pb_system_user *u,
 		    const char *name, long min_valid, long long deadline_ms,
 		    struct pb_token *out, struct pb_err *err)
 {
-	struct pb_ctx ctx = { .cfg = cfg, .uid = u->uid, .user = u->name,
-			      .retry_floor = FAIL_FLOOR, .store = { .dirfd = -1 } };
-	struct pb_creds creds = { 0 };
-	const struct pb_profile *found;
-	struct pb_profile p;
-	struct pb_meta m;
-	char dir[4096], uid[16];
-	bool have;
-	long long now;
-	int rc = -1;
+	struct one o = { .out = out, .err = err, .rc = -1 };
 
 	memset(out, 0, sizeof(*out));
-	if ((found = allowed(cfg, u, name, err)) == NULL)
-		return -1;
-	p = *found;
-	p.deadline_ms = deadline_ms;
-	snprintf(uid, sizeof(uid), "%u", (unsigned)u->uid);
-	if (pb_config_state_dir(cfg, dir, sizeof(dir), err) < 0 ||
-	    pb_store_open_at(dir, uid, geteuid(), true, &ctx.store, err) < 0 ||
-	    load_admin_creds(cfg, u, &ctx.store, p.name, &creds, err) < 0 ||
-	    pb_creds_check(&creds, &p, err) < 0)
-		goto done;
-	ctx.system_creds = &creds;
-	now = pb_wall_ms();
-	if (pb_store_read_meta(&ctx.store, p.name, &m, err) == -1)
-		goto done;
-	have = take_cached(&ctx.store, &p, &m, now, out);
-	if (cached_will_do(&p, &m, have, min_valid, now)) {
-		rc = 0;
-		goto done;
-	}
-	/* a failure not long ago: no new request before its time */
-	if (m.last_error[0] != '\0' && m.next_attempt_at * 1000LL > now) {
-		if (have && outlives(&m, min_valid, now)) {
-			rc = 0;
-			goto done;
-		}
-		pb_fail(err, PB_E_TEMP, "%s", m.last_error);
-		err->retry_after = (long)(m.next_attempt_at - now / 1000);
-		goto done;
-	}
-	pb_token_free(out);
-	if (renew(&ctx, &p, out, err) == 0) {
-		rc = 0;
-		goto done;
-	}
-	/* the vendor failed (and said so in the store): a cached token that still does, does */
-	if (have && outlives(&m, min_valid, now) && take_cached(&ctx.store, &p, &m, now, out)) {
-		pb_err_clear(err);
-		rc = 0;
-	}
-done:
-	if (rc < 0)
-		pb_token_free(out);
-	pb_creds_free(&creds);
-	pb_ctx_free(&ctx);
-	return rc;
+	pb_err_clear(err);
+	pb_system_tokens(cfg, u, &name, 1, min_valid, deadline_ms, catch_one, &o);
+	return o.rc;
 }
 
 /* ---------------------------------------------------------------- pam-system */
 
-/* One profile's record for the outcome stream: its token, or why there is none. */
-static void one_record(const struct pb_config *cfg, const struct pb_system_user *u,
-		       const char *profile, long long deadline, struct pb_buf *out)
+/* One profile's record for the outcome stream, written to fd: its token, or why there is none. */
+static void put_record(void *arg, const char *profile, const struct pb_token *tok,
+		       const struct pb_err *why)
 {
-	struct pb_token tok;
+	int fd = *(const int *)arg;
+	struct pb_buf rec = { 0 };
 	struct pb_err err;
-
 	size_t n = strlen(profile);
 	char text[sizeof(err.msg) + 80];
 	bool named;
 
 	pb_err_clear(&err);
-	if (pb_system_token(cfg, u, profile, 0, deadline, &tok, &err) < 0 ||
-	    pb_proto_put_token(out, profile, &tok) < 0) {
+	if (tok == NULL || pb_proto_put_token(&rec, profile, tok) < 0) {
+		if (why != NULL)
+			err = *why;
 		if (err.code == PB_OK)
 			pb_fail(&err, PB_E_INTERNAL, "out of memory");
 		/* every failure names its profile, as the vendor engine's do */
 		named = strncmp(err.msg, profile, n) == 0 && err.msg[n] == ':';
 		snprintf(text, sizeof(text), "%s%s%s", named ? "" : profile, named ? "" : ": ",
 			 err.msg);
-		pb_proto_put_result(out, profile, err.code, text);
+		pb_buf_wipe(&rec);
+		pb_proto_put_result(&rec, profile, err.code, text);
 	}
-	pb_token_free(&tok);
+	(void)pb_write_all(fd, rec.data, rec.len);
+	pb_buf_wipe(&rec);
 }
 
-/* A child per profile, each with a pipe of its own (a record may exceed PIPE_BUF). */
-struct job {
-	const char *profile;
-	pid_t pid;
-	int fd;
-	struct pb_buf out;
-};
-
-static void start_job(const struct pb_config *cfg, const struct pb_system_user *u,
-		      struct job *j, long long deadline)
+/*
+ * The login's records, by a child that renews them all in one batch and
+ * writes each as it is over; read until the child is done or stop comes
+ * (then it is killed, its worker with it). Whole records go to out, a
+ * result line for each profile with none.
+ */
+static void run_batch(const struct pb_config *cfg, const struct pb_system_user *u,
+		      char **names, size_t n, long long deadline, long long stop,
+		      struct pb_buf *out)
 {
-	int p[2];
+	struct pb_buf in = { 0 };
+	struct pb_record rec;
+	struct pb_err err;
+	bool *seen = calloc(n + 1, sizeof(*seen));
+	size_t pos = 0;
+	int fds[2] = { -1, -1 };
+	pid_t pid = -1;
 
-	j->pid = -1;
-	j->fd = -1;
-	if (pipe2(p, O_CLOEXEC) < 0 || (j->pid = fork()) < 0) {
-		pb_proto_put_result(&j->out, j->profile, PB_E_INTERNAL, "cannot start: out of processes");
-		return;
-	}
-	if (j->pid == 0) {
-		struct pb_buf rec = { 0 };
-
-		close(p[0]);
-		one_record(cfg, u, j->profile, deadline, &rec);
-		(void)pb_write_all(p[1], rec.data, rec.len);
-		pb_buf_wipe(&rec);
+	pb_err_clear(&err);
+	if (seen != NULL && pipe2(fds, O_CLOEXEC) == 0 && (pid = fork()) == 0) {
+		close(fds[0]);
+		pb_system_tokens(cfg, u, (const char *const *)names, n, 0, deadline, put_record,
+				 &fds[1]);
 		_exit(0);
 	}
-	close(p[1]);
-	j->fd = p[0];
-	fcntl(j->fd, F_SETFL, O_NONBLOCK);
-}
-
-/* Read one child's pipe: false once it is done (closed, failed, or over the cap). */
-static bool drain(struct job *j)
-{
-	char buf[4096];
-	ssize_t r = read(j->fd, buf, sizeof(buf));
-
-	if (r < 0 && (errno == EAGAIN || errno == EINTR))
-		return true;
-	if (r > 0 && j->out.len + (size_t)r <= MAX_RECORD && pb_buf_add(&j->out, buf, (size_t)r) == 0)
-		return true;
-	if (r != 0)
-		pb_buf_wipe(&j->out);   /* half a record is none: it is reported as missing */
-	return false;
-}
-
-/* Read what the children send until each has closed its pipe or the deadline has come. */
-static void collect(struct job *jobs, size_t n, long long deadline)
-{
-	struct pollfd *fds = calloc(n, sizeof(*fds));
-
-	while (fds != NULL) {
-		long long left = deadline - pb_monotonic_ms();
-		size_t open_fds = 0;
-
-		for (size_t i = 0; i < n; i++) {
-			fds[i] = (struct pollfd){ .fd = jobs[i].fd, .events = POLLIN };
-			open_fds += jobs[i].fd >= 0;
-		}
-		if (open_fds == 0 || left <= 0)
-			break;
-		if (poll(fds, n, (int)left) < 0 && errno != EINTR)
-			break;
-		for (size_t i = 0; i < n; i++) {
-			if (jobs[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
-			    !drain(&jobs[i])) {
-				close(jobs[i].fd);
-				jobs[i].fd = -1;
-			}
-		}
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (pid > 0) {
+		(void)pb_read_all(fds[0], n * MAX_RECORD, stop, &in);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 	}
-	free(fds);
+	if (fds[0] >= 0)
+		close(fds[0]);
+	/* whole records only: one cut short by the deadline is none */
+	while (in.data != NULL && pb_proto_next_record(in.data, in.len, &pos, &rec, &err) == 1) {
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(names[i], rec.profile) == 0 && !seen[i]) {
+				seen[i] = true;
+				if (rec.kind == PB_REC_TOKEN)
+					pb_proto_put_token(out, rec.profile, &rec.tok);
+				else
+					pb_proto_put_result(out, rec.profile, rec.code, rec.text);
+			}
+		pb_record_free(&rec);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (seen == NULL || !seen[i])
+			pb_proto_put_result(out, names[i], pid > 0 ? PB_E_TEMP : PB_E_INTERNAL,
+					    pid > 0 ? "no token within the login's timeout"
+					    : "cannot start: out of processes");
+	pb_buf_wipe(&in);
+	free(seen);
 }
 
 int cmd_pam_system(struct cli *c, int argc, char **argv)
 {
 	struct pb_system_user u = { .vouched = true };
 	struct pb_buf out = { 0 };
-	struct job *jobs = NULL;
 	struct pb_err err;
 	long deadline = 0, uid = -1;
-	size_t n = 0;
 	int first = 1;
 
 	pb_err_clear(&err);
@@ -332,38 +420,15 @@ int cmd_pam_system(struct cli *c, int argc, char **argv)
 	if (cli_load_config(c, &err) < 0) {
 		for (int i = 0; i < argc; i++)
 			pb_proto_put_result(&out, argv[i], err.code, err.msg);
-	} else if ((jobs = calloc((size_t)argc, sizeof(*jobs))) != NULL) {
+	} else {
 		/* answer a little before the login's deadline: the module still has to pass it on */
 		long long stop = deadline - OUTPUT_MARGIN_MS > pb_monotonic_ms() + 100
 			? deadline - OUTPUT_MARGIN_MS : pb_monotonic_ms() + 100;
 
-		for (n = 0; n < (size_t)argc; n++) {
-			jobs[n].profile = argv[n];
-			start_job(&c->cfg, &u, &jobs[n], stop);
-		}
-		collect(jobs, n, stop);
-		for (size_t i = 0; i < n; i++) {
-			if (jobs[i].fd >= 0 || jobs[i].out.len == 0) {
-				if (jobs[i].pid > 0)
-					kill(jobs[i].pid, SIGKILL);
-				pb_buf_wipe(&jobs[i].out);
-				pb_proto_put_result(&jobs[i].out, jobs[i].profile, PB_E_TEMP,
-						    "no token within the login's timeout");
-			}
-			pb_buf_add(&out, jobs[i].out.data, jobs[i].out.len);
-		}
+		run_batch(&c->cfg, &u, argv, (size_t)argc, deadline, stop, &out);
 	}
 	pb_proto_put_end(&out);
 	(void)pb_write_all(1, out.data, out.len);
-	for (size_t i = 0; i < n; i++) {
-		if (jobs[i].fd >= 0)
-			close(jobs[i].fd);
-		if (jobs[i].pid > 0)
-			while (waitpid(jobs[i].pid, NULL, 0) < 0 && errno == EINTR)
-				;
-		pb_buf_wipe(&jobs[i].out);
-	}
-	free(jobs);
 	pb_buf_wipe(&out);
 	return 0;
 }

@@ -47,6 +47,19 @@ int pb_system_token(const struct pb_config *cfg, const struct pb_system_user *u,
 		    const char *profile, long min_valid, long long deadline_ms,
 		    struct pb_token *out, struct pb_err *err);
 
+/* Called once per profile of a batch, as soon as it is over: its token, or NULL and why not. */
+typedef void (*pb_system_done)(void *arg, const char *profile, const struct pb_token *tok,
+			       const struct pb_err *err);
+
+/*
+ * pb_system_token for n profiles of u at once: the admin store read once,
+ * the renewals in one HTTP worker (renew.h, pb_renew_batch), each profile
+ * reported as soon as it is over.
+ */
+void pb_system_tokens(const struct pb_config *cfg, const struct pb_system_user *u,
+		      const char *const *names, size_t n, long min_valid, long long deadline_ms,
+		      pb_system_done done, void *arg);
+
 /* bearer-token pam-system: the login's one-shot (system.c). */
 struct cli;
 int cmd_pam_system(struct cli *c, int argc, char **argv);
