@@ -6,9 +6,19 @@
  * data that grows with every pam_modutil_getpwnam()).
  *
  *     pam_open SERVICE USER COUNT [HOLD_SECONDS]
+ *     pam_open --each SERVICE USER...
  *
  * With HOLD_SECONDS, each session stays open that long before it is
  * closed (the refresher demo holds one session for a minute).
+ *
+ * --each opens one session for each USER, all at once, each in a child
+ * of its own (many users logging in together). pam_wrapper has only 62
+ * config dirs (/tmp/pam.X) for all the processes that call its
+ * pam_start() at a time, and a hundred would run out (and then read the
+ * real /etc/pam.d): the children call libpam's own pam_start_confdir()
+ * with $PAM_WRAPPER_SERVICE_DIR, which pam_wrapper leaves alone, while
+ * its pam_syslog() still sends the module's log to stderr.
+ * Prints "N sessions: O opened, F failed, S pam_start failed".
  *
  * Environment (all optional; the benchmark's knobs):
  *   BENCH_SAMPLES=FILE    append each open's time (microseconds, one a line)
@@ -30,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <security/pam_appl.h>
 
 static int null_conv(int n, const struct pam_message **msg, struct pam_response **resp,
@@ -119,6 +130,63 @@ static void save_samples(const char *path, const double *t, int n)
 	free(buf);
 }
 
+/* One session for user, in a child; its exit status: 0, 1 (open failed) or 3 (pam_start failed). */
+static int one_session(const char *service, const char *user, const char *confdir)
+{
+	struct pam_conv conv = { null_conv, NULL };
+	pam_handle_t *ph = NULL;
+	double t;
+	int rc;
+
+	wait_until(getenv("BENCH_START_AT"));
+	if (pam_start_confdir(service, user, &conv, confdir, &ph) != PAM_SUCCESS)
+		return 3;
+	t = now_us();
+	rc = pam_open_session(ph, PAM_SILENT);
+	t = now_us() - t;
+	if (rc != PAM_SUCCESS)
+		fprintf(stderr, "%s: pam_open_session: %s\n", user, pam_strerror(ph, rc));
+	pam_close_session(ph, PAM_SILENT);
+	pam_end(ph, PAM_SUCCESS);
+	save_samples(getenv("BENCH_SAMPLES"), &t, 1);
+	return rc == PAM_SUCCESS ? 0 : 1;
+}
+
+/* --each: a child per user, all at once; 1 when any open failed, 3 when any pam_start did. */
+static int each_user(const char *service, int nusers, char **users)
+{
+	const char *confdir = getenv("PAM_WRAPPER_SERVICE_DIR");
+	int opened = 0, failed = 0, harness = 0, status;
+
+	if (confdir == NULL) {
+		fprintf(stderr, "pam_open --each: PAM_WRAPPER_SERVICE_DIR is not set\n");
+		return 3;
+	}
+	for (int i = 0; i < nusers; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(one_session(service, users[i], confdir));
+		if (pid < 0) {
+			perror("fork");
+			harness++;
+		}
+	}
+	while (wait(&status) > 0) {
+		int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+
+		if (rc == 0)
+			opened++;
+		else if (rc == 3)
+			harness++;
+		else
+			failed++;
+	}
+	printf("%d sessions: %d opened, %d failed, %d pam_start failed\n", nusers, opened, failed,
+	       harness);
+	return harness ? 3 : failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct pam_conv conv = { null_conv, NULL };
@@ -127,9 +195,12 @@ int main(int argc, char **argv)
 	double *t;
 	int n, rc, hold = 0, failed = 0;
 
+	if (argc >= 4 && strcmp(argv[1], "--each") == 0)
+		return each_user(argv[2], argc - 3, argv + 3);
 	if ((argc != 4 && argc != 5) || (n = atoi(argv[3])) <= 0 ||
 	    (argc == 5 && (hold = atoi(argv[4])) <= 0)) {
-		fprintf(stderr, "usage: pam_open SERVICE USER COUNT [HOLD_SECONDS]\n");
+		fprintf(stderr, "usage: pam_open SERVICE USER COUNT [HOLD_SECONDS]\n"
+				"       pam_open --each SERVICE USER...\n");
 		return 2;
 	}
 	if ((t = calloc((size_t)n, sizeof(*t))) == NULL)

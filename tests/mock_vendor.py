@@ -606,6 +606,10 @@ class Handler(BaseHTTPRequestHandler):
 class MockServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's listen backlog is 5: a hundred logins connecting at
+    # once would have their SYNs dropped and retried a second later, which
+    # no vendor's front end does (nginx listens with 511)
+    request_queue_size = 1024
 
     def __init__(self, tls, log, state=None, control_only=False):
         super().__init__(("127.0.0.1", 0), Handler)
