@@ -76,6 +76,11 @@ keep_profiles() {
 		"$BEARER_CONFIG" >"$T/conf.new" && mv "$T/conf.new" "$BEARER_CONFIG" && chmod 0644 "$BEARER_CONFIG"
 }
 
+# set_default KEY VALUE : add KEY = VALUE to the config's [defaults]
+set_default() {
+	sed -i "s|^\[defaults\]\$|[defaults]\n$1 = $2|" "$BEARER_CONFIG"
+}
+
 # daemon_pid : the refresher of this world's user, from its socket
 daemon_pid() {
 	"$PYTHON3" - "$T/run/$U/bearer/daemon.sock" <<'EOF'

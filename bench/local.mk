@@ -25,4 +25,5 @@ clean-bench:
 	rm -rf bench-out
 .PHONY: clean-bench
 EXTRA_DIST += bench/run.sh bench/lib.sh bench/sessions.sh bench/refresher.sh bench/report.sh bench/notes.md \
+	bench/sampler.py \
 	bench/fetch-token.sh bench/RESULTS.md bench/latency.png

@@ -1,9 +1,10 @@
 #!/bin/bash
 # bench/refresher.sh - the refresher (`bearer-token daemon`): what it costs
 # while idle, before and after 1,000 refreshes (section 5 of `make bench`),
-# and how a herd of tokens sharing one lifetime reaches the vendor
-# (section 7). Figures come from /proc/PID/status and /proc/PID/stat and
-# from the mock's request log (a timestamp per request).
+# how a herd of tokens sharing one lifetime reaches the vendor (section 7),
+# and what a hung vendor does to the other profiles (section 9). Figures
+# come from /proc/PID/status and /proc/PID/stat and from the mock's request
+# log (a timestamp per request).
 . "$(dirname "$0")/lib.sh"
 bench_init refresher
 pam_world bench --max-seconds 3000
@@ -96,6 +97,8 @@ section5() {
 	idle_s=$(n_runs 60 10); n=$(n_runs 1000 100)
 	echo "5. the refresher with three profiles (apivideo, unith, oauth2; 1-hour tokens)"
 	keep_profiles apivideo unith oauth2
+	# the refreshes come back to back: a 1-ms floor, so they measure the refresher, not min_interval
+	set_default min_interval 0.001
 	start_daemon
 	for _ in $(seq 200); do
 		[ -s "$T/run/$U/bearer/apivideo.token" ] && [ -s "$T/run/$U/bearer/unith.token" ] &&
@@ -188,9 +191,59 @@ EOF
 	figure 7 spread "the $n refreshes spread over" "$f s"
 }
 
-for s in ${BENCH_SECTIONS:-5 7}; do
+# ------------------------------------------------------------- 9. a hung vendor
+# Six profiles, 8-s tokens; hautai-login's vendor accepts and never answers
+# (timeout 5 s). The other five must stay valid on disk all along, and
+# `bearer-token get` of them answer at once.
+section9() {
+	local secs sampler healthy="apivideo unith rythmex-jwt rythmex-apitoken oauth2" p bad end
+	local samples invalid first
+	secs=$(n_runs 60 20)
+	echo "9. one hung vendor beside 5 healthy profiles (8-s tokens, timeout 5 s, ${secs} s)"
+	mock_reset
+	mock_config '{"lifetime": 8}'
+	write_config
+	sed -i 's/^timeout = 3$/timeout = 5/' "$BEARER_CONFIG"
+	keep_profiles $healthy hautai-login
+	write_creds     # (section 7 left its own)
+	[ "$(id -u)" -eq 0 ] && chown -R "$U:$G" "$T/home"
+	rm -rf "$T/run/$U/bearer"
+	mock_fault /api/v1/auth/login/ hang
+	start_daemon
+	for _ in $(seq 100); do
+		bad=0
+		for p in $healthy; do [ -s "$T/run/$U/bearer/$p.token" ] || bad=1; done
+		[ "$bad" = 0 ] && break
+		sleep 0.1
+	done
+	# the five healthy profiles' files, every 20 ms: there, valid, unexpired
+	"$PYTHON3" "$BENCH_SRC/sampler.py" "$T/run/$U/bearer" "$T/s9.stop" $healthy >"$T/s9-sampler.out" &
+	sampler=$!
+	mkdir -p "$T/user-out"; [ "$(id -u)" -eq 0 ] && chown "$U:$G" "$T/user-out"
+	rm -f "$OUT/s9-get.samples" "$T/user-out/get"
+	end=$((EPOCHSECONDS + secs))
+	while [ "$EPOCHSECONDS" -lt "$end" ]; do
+		for p in $healthy; do
+			user_cmd "$TIMEIT" 1 "$T/user-out/get" "$BEARER_TOKEN_BIN" get "$p" >/dev/null ||
+				echo "  (get $p failed)"
+		done
+		sleep 0.05
+	done
+	touch "$T/s9.stop"
+	wait "$sampler"
+	cp "$T/user-out/get" "$OUT/s9-get.samples"
+	stop_daemon
+	mock_fault /api/v1/auth/login/ none
+	read -r samples invalid first <"$T/s9-sampler.out"
+	record 9 get "bearer-token get of a healthy profile" "$OUT/s9-get.samples"
+	figure 9 invalid "healthy tokens found missing or expired" "$invalid of $samples samples (first: $first)"
+	figure 9 hung "requests to the hung vendor" "$(mock_count /api/v1/auth/login/) in $secs s"
+}
+
+for s in ${BENCH_SECTIONS:-5 7 9}; do
 	case $s in
 	5) section5 ;;
 	7) section7 ;;
+	9) section9 ;;
 	esac
 done

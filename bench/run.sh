@@ -1,8 +1,8 @@
 #!/bin/bash
 # bench/run.sh - `make bench`: every section, then the report.
 #   BENCH_QUICK=1         fewer runs and shorter windows (development)
-#   BENCH_SECTIONS="1 2"  only these sections (1-4, 6: sessions.sh; 5, 7:
-#                         refresher.sh); the report shows what ran
+#   BENCH_SECTIONS="1 2"  only these sections (1-4, 6, 8: sessions.sh; 5, 7,
+#                         9: refresher.sh); the report shows what ran
 set -u
 here=$(dirname "$0")
 : "${BENCH_OUT:?run me through make bench}"
@@ -20,10 +20,10 @@ rm -f "$BENCH_OUT/results.tsv" "$BENCH_OUT"/*.samples "$BENCH_OUT/pam.log"
 } >"$BENCH_OUT/machine.tsv"
 start=$EPOCHSECONDS
 echo "pam_bearer benchmark ($([ -n "${BENCH_QUICK:-}" ] && echo quick || echo full) run; load average at start $(cut -d' ' -f1-3 /proc/loadavg))"
-want=" ${BENCH_SECTIONS:-1 2 3 4 5 6 7} "
+want=" ${BENCH_SECTIONS:-1 2 3 4 5 6 7 8 9} "
 sess= ref=
-for s in 1 2 3 4 6; do [[ $want == *" $s "* ]] && sess="$sess $s"; done
-for s in 5 7; do [[ $want == *" $s "* ]] && ref="$ref $s"; done
+for s in 1 2 3 4 6 8; do [[ $want == *" $s "* ]] && sess="$sess $s"; done
+for s in 5 7 9; do [[ $want == *" $s "* ]] && ref="$ref $s"; done
 rc=0
 [ -n "$sess" ] && { BENCH_SECTIONS=$sess bash "$here/sessions.sh" || rc=1; }
 [ -n "$ref" ] && { BENCH_SECTIONS=$ref bash "$here/refresher.sh" || rc=1; }
