@@ -128,8 +128,14 @@ sc_hung_vendor() {
 		sleep 0.4
 	done
 	echo "# 20 x get apivideo while hautai-login hangs: the slowest took $worst ms"
-	[ "$worst" -lt 500 ] || late "get of a healthy profile took $worst ms while another vendor hangs"
-	ok "get of a healthy profile answers at once (slowest $worst ms)"
+	# The bound tells "waited on its own profile's renewal" from "waited on
+	# the hung vendor": --min-valid 1 on 4-s tokens makes a get wait on its
+	# own renewal now and then, by design, and under ASan that renewal
+	# (an instrumented bearer-fetch starting) took up to 1.2 s; the hung
+	# vendor holds a renewal 5 s (the tree before issue 12: 3.6 to 4.4 s).
+	# Half of that separates the two.
+	[ "$worst" -lt 2500 ] || late "get of a healthy profile took $worst ms while another vendor hangs"
+	ok "get of a healthy profile is not held up by the hung vendor (slowest $worst ms)"
 	t0=$(now_ms)
 	expect_exit 0 bt --config "$BEARER_CONFIG" refresh unith
 	ms=$(($(now_ms) - t0))
@@ -292,16 +298,19 @@ sc_recovery() {
 # (9) 20 get while a slow renewal holds the lock.
 sc_lock_wait() {
 	d_setup
-	DEFAULTS=("timeout = 3")
+	# each request 2.6 s of a 4-s timeout: the holder takes over 5.2 s, past
+	# the old waiters' timeout + 1 s, and 20 instrumented (ASan) processes
+	# starting at once still leave each request its margin
+	DEFAULTS=("timeout = 4")
 	conf apivideo
 	local i n0 good=0 pids=
 	expect_exit 0 bt --config "$BEARER_CONFIG" get apivideo
 	rm -f "$TOKDIR/apivideo.token" "$TOKDIR/apivideo.header"
 	mock_ctl /_mock/revoke-refresh
-	mock_fault /auth/refresh slow '"delay": 2.7'
-	mock_fault /auth/api-key slow '"delay": 2.7'
+	mock_fault /auth/refresh slow '"delay": 2.6'
+	mock_fault /auth/api-key slow '"delay": 2.6'
 	n0=$(mock_count /auth/api-key)
-	echo "# 20 get at once; the first renewal takes a refused refresh and an exchange, 2.7 s each"
+	echo "# 20 get at once; the first renewal takes a refused refresh and an exchange, 2.6 s each"
 	for i in $(seq 20); do
 		bt --config "$BEARER_CONFIG" get apivideo >"$T/get.$i.out" 2>"$T/get.$i.err" &
 		pids="$pids $!"
