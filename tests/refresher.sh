@@ -3,17 +3,12 @@
 # log, the token samplers), starting and stopping refreshers, and the
 # runner of scenarios. Source it after lib.sh.
 
-# Time bounds. Every run holds the refresher to its schedule within a few
-# hundred ms, the sanitizers stage (ASan + UBSan) too: its renewals run in
+# Time bounds: every run holds the refresher to its schedule within a few
+# hundred ms, the sanitizers stage (ASan + UBSan) too: renewals run in
 # processes of their own, side by side, so an instrumented, slower worker
-# delays no other profile and no answer on the socket. A missed bound is a
-# finding (late: a failure).
-# late MSG : a time bound was missed
-late() {
-	fail "$@"
-}
+# delays no other profile and no answer on the socket. A missed bound
+# fails. (now_ms and wait_for come from lib.sh.)
 
-# (now_ms comes from lib.sh; wait_for is redefined below)
 # is PID a process that has not exited? (a zombie has: the orphaned
 # refresher's reaper may take its time, kill -0 would say yes)
 alive() {
@@ -36,16 +31,6 @@ wait_gone() {
 		sleep 0.02
 	done
 }
-# wait_for MS CMD... : poll CMD every 50 ms until it succeeds, at most MS
-wait_for() {
-	local end=$(($(now_ms) + $1))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -lt "$end" ] || return 1
-		sleep 0.05
-	done
-}
-
 # The python side: the control socket, the mock's request log, the token
 # file samplers. Written into T by d_setup.
 write_dtool() {
@@ -343,20 +328,20 @@ check_schedule() {
 			# five profiles fetched one after another, each by a bearer-fetch
 			# that starts libcurl and OpenSSL anew (tens of ms; more with
 			# make -j2 running another test beside this one)
-			[ $((t - t0)) -lt 3000 ] || late "$name: the first fetch came $((t - t0)) ms after the start"
+			[ $((t - t0)) -lt 3000 ] || fail "$name: the first fetch came $((t - t0)) ms after the start"
 		else
 			gaps="$gaps $((t - prev))"
 			[ $((t - prev)) -ge 1500 ] ||
 				fail "$name: two renewals $((t - prev)) ms apart, want 1.5 s at least (ms:$gaps)"
 			[ $((t - prev / 1000 * 1000)) -le "$late_ms" ] ||
-				late "$name: renewed $((t - prev / 1000 * 1000)) ms after the second of the last fetch, want at most $late_ms (gaps:$gaps)"
+				fail "$name: renewed $((t - prev / 1000 * 1000)) ms after the second of the last fetch, want at most $late_ms (gaps:$gaps)"
 			n=$((n + 1))
 		fi
 		prev=$t
 	done < <(fetches "$@")
 	# a first fetch up to 3 s late leaves 7 s: two renewals at least
 	[ "$n" -le 6 ] || fail "$name: $n renewals in $(((t1 - t0) / 1000)) s, want 2..6 (gaps:$gaps)"
-	[ "$n" -ge 2 ] || late "$name: $n renewals in $(((t1 - t0) / 1000)) s, want 2..6 (gaps:$gaps)"
+	[ "$n" -ge 2 ] || fail "$name: $n renewals in $(((t1 - t0) / 1000)) s, want 2..6 (gaps:$gaps)"
 	ok "$name: $n renewals, each 1.5 s or more after the last, before its expiry margin (ms:$gaps)"
 }
 

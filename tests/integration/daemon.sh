@@ -57,7 +57,7 @@ sc_cycles() {
 	for p in "" --foreground; do
 		t=$(now_ms)
 		expect_exit 0 bt --config "$BEARER_CONFIG" daemon $p
-		[ $(($(now_ms) - t)) -lt 1000 ] || late "bearer-token daemon $p took $(($(now_ms) - t)) ms to hand over"
+		[ $(($(now_ms) - t)) -lt 1000 ] || fail "bearer-token daemon $p took $(($(now_ms) - t)) ms to hand over"
 	done
 	ok "both returned within 1 s"
 	assert_contains "$ERR" "already runs" "the second start (foreground) says one already runs"
@@ -110,7 +110,7 @@ sc_cycles() {
 	for p in unith rythmex-jwt hautai-login oauth2 apivideo; do
 		n=$(sed -n "s/^distinct $p //p" "$T/sampler.out")
 		# the first and at least two renewals (as check_schedule asks of the mock)
-		[ "${n:-0}" -ge 3 ] || late "$p: only ${n:-0} different tokens seen on disk in 10 s"
+		[ "${n:-0}" -ge 3 ] || fail "$p: only ${n:-0} different tokens seen on disk in 10 s"
 	done
 	ok "every renewing profile showed at least 3 different tokens on disk"
 	echo "# rythmex-jwt: refreshes; the revocation sends it back to a login once"
@@ -119,7 +119,7 @@ sc_cycles() {
 	n=$(fetches /api/v1/auth/jwt/create/ | awk -v r="${refused%% *}" '$2 == 200 && $1 >= r' | wc -l)
 	assert_eq "$n" 1 "rythmex-jwt: a new login after the refused refresh"
 	n=$(fetches /api/v1/auth/jwt/create/ | awk -v r="${refused%% *}" '$2 == 200 && $1 >= r {print $1 - r; exit}')
-	[ "${n:-1000}" -lt 1000 ] || late "rythmex-jwt: the login came ${n:-never} ms after the refused refresh"
+	[ "${n:-1000}" -lt 1000 ] || fail "rythmex-jwt: the login came ${n:-never} ms after the refused refresh"
 	ok "rythmex-jwt: the login came at once (${n:-never} ms)"
 	assert_eq "$(mock_count /api/v1/auth/jwt/create/)" 2 "rythmex-jwt: two logins in all, the rest refreshes"
 	n=$(fetches /oauth/token | awk '$5 != "client_credentials"' | wc -l)
@@ -140,7 +140,7 @@ sc_cycles() {
 	[ -n "$fallback" ] ||
 		fail "no API-key exchange after the refused refresh (refused at $revoked)"
 	[ $((fallback - revoked)) -lt 1000 ] ||
-		late "no API-key exchange within 1 s of the refused refresh (refused at $revoked, exchange at $fallback)"
+		fail "no API-key exchange within 1 s of the refused refresh (refused at $revoked, exchange at $fallback)"
 	ok "the refused refresh fell back to the API key at once ($((fallback - revoked)) ms)"
 	assert_eq "$(mock_count /auth/api-key)" 2 "two API-key exchanges in all: the first and the fall-back"
 	wait_for 4000 eval '[ -n "$(stats; fetches /auth/refresh | awk -v f="$fallback" '\''$1 > f && $2 == 200'\'')" ]' ||
@@ -165,7 +165,7 @@ sc_cycles() {
 	kill -TERM "$DPID"
 	wait "$DPID"
 	assert_eq "$?" 0 "SIGTERM: exit status 0"
-	[ $(($(now_ms) - t)) -lt 1000 ] || late "SIGTERM: took $(($(now_ms) - t)) ms"
+	[ $(($(now_ms) - t)) -lt 1000 ] || fail "SIGTERM: took $(($(now_ms) - t)) ms"
 	[ ! -e "$TOKDIR/daemon.sock" ] || fail "SIGTERM: daemon.sock left behind"
 	lock_free || fail "SIGTERM: daemon.lock still held"
 	ok "SIGTERM: gone at once, no daemon.sock, lock free"
@@ -241,7 +241,7 @@ sc_faults() {
 			[ $((t - prev)) -ge 450 ] ||
 				fail "attempt $((k + 1)) came $((t - prev)) ms after failure $k (backoff window 500..$bound ms)"
 			[ $((t - prev)) -le $((bound + 300)) ] ||
-				late "attempt $((k + 1)) came $((t - prev)) ms after failure $k (backoff window 500..$bound ms)"
+				fail "attempt $((k + 1)) came $((t - prev)) ms after failure $k (backoff window 500..$bound ms)"
 		fi
 		[ "$st" = 503 ] || break
 		k=$((k + 1)) prev=$t
@@ -264,7 +264,7 @@ sc_faults() {
 		[ "$n" -ge $((ra * 1000)) ] ||
 			fail "$path: the attempt after a 429 with a $ra s delay came $n ms later"
 		[ "$n" -le $((ra * 1000 + 700)) ] ||
-			late "$path: the attempt after a 429 with a $ra s delay came $n ms later"
+			fail "$path: the attempt after a 429 with a $ra s delay came $n ms later"
 		ok "$path: the next attempt came $n ms after the 429 (asked: $ra s)"
 		assert_eq "$(fetches "$path" | awk '$2 == 429' | wc -l)" 1 "$path: one 429, then no hammering"
 	done
