@@ -74,16 +74,23 @@ def reqs(stats, *paths):
                   r.get("grant_type") or "-")
 
 def procs(*needles):
-    """PIDs whose argv holds every needle (zombies have no argv)."""
+    """PIDs whose argv holds every needle (zombies have no argv), but not
+    a child of one of them: a refresher's renewal processes are forks of
+    it, with its argv, and are not refreshers."""
+    found = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
-        except OSError:
+            ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
             continue
         line = b" ".join(argv).decode("utf-8", "replace")
         if all(n in line for n in needles) and "dtool.py" not in line:
+            found[pid] = ppid
+    for pid, ppid in found.items():
+        if ppid not in found:
             print(pid)
 
 KEY = None
