@@ -74,7 +74,7 @@ static void fuzz_done(const char *msg, size_t len)
 	check_one_line(&out);
 	FUZZ_CHECK(pb_ctl_parse_done(out.data, out.len, &again) == 0);
 	FUZZ_CHECK(again.code == done.code && again.outcome == done.outcome &&
-		   again.asked == done.asked && again.next_attempt_ms == done.next_attempt_ms &&
+		   again.asked_ms == done.asked_ms && again.next_attempt_ms == done.next_attempt_ms &&
 		   strcmp(again.profile, done.profile) == 0 && strcmp(again.text, done.text) == 0);
 	pb_buf_wipe(&out);
 }

@@ -203,7 +203,6 @@ void job_want(struct daemon *d, struct job *j, bool force, long min_valid)
 struct child {
 	struct daemon *d;
 	int out;
-	long long started_ms;
 };
 
 /* Report one profile on the pipe. */
@@ -211,7 +210,7 @@ static void child_report(void *arg, const struct pb_renewal *r)
 {
 	struct child *ch = arg;
 	struct pb_ctl_done done = { .code = r->rc == 0 ? PB_OK : r->err.code,
-				    .outcome = (int)r->outcome, .asked = r->asked,
+				    .outcome = (int)r->outcome, .asked_ms = r->asked_ms,
 				    .next_attempt_ms = r->rc < 0 ? r->next_attempt_ms : 0 };
 	struct pb_buf line = { 0 };
 
@@ -240,7 +239,7 @@ static long long child_plan_retry(void *arg, struct pb_renewal *r)
 		pb_fail(&r->err, r->err.code, "%s", msg);
 		return 0;
 	}
-	return plan_retry(ch->d, j, r->asked ? ch->started_ms : j->last_request_ms,
+	return plan_retry(ch->d, j, r->asked_ms > 0 ? r->asked_ms : j->last_request_ms,
 			  r->err.retry_after);
 }
 
@@ -251,9 +250,9 @@ static long long child_plan_retry(void *arg, struct pb_renewal *r)
  * waiting). Never returns.
  */
 static void renewal_child(struct daemon *d, struct pb_renewal *v, size_t n, int out,
-			  pid_t parent, long long started_ms)
+			  pid_t parent)
 {
-	struct child ch = { .d = d, .started_ms = started_ms };
+	struct child ch = { .d = d };
 	struct pb_ctx *ctx = &d->c->ctx;
 	sigset_t none;
 	int dir;
@@ -283,8 +282,10 @@ static void job_done(struct daemon *d, struct job *j, const struct pb_ctl_done *
 {
 	long long now = pb_wall_ms();
 
-	if (done->asked)
-		j->last_request_ms = j->running_ms;
+	/* the floor counts from when the request went out, not from when the renewal began */
+	if (done->asked_ms > 0)
+		j->last_request_ms = done->asked_ms < j->running_ms ? j->running_ms
+			: done->asked_ms > now ? now : done->asked_ms;
 	j->running_ms = 0;
 	j->renewal = 0;
 	if (done->code == PB_OK) {
@@ -342,7 +343,7 @@ static void start_renewal(struct daemon *d, struct job **list, size_t n)
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		renewal_child(d, v, n, fds[1], parent, now);
+		renewal_child(d, v, n, fds[1], parent);
 	}
 	close(fds[1]);
 	fds[1] = -1;
@@ -432,7 +433,7 @@ long long jobs_next_wakeup(struct daemon *d)
 /* The jobs of renewal pid that never reported: their process died. */
 static void renewal_died(struct daemon *d, pid_t pid, int status)
 {
-	struct pb_ctl_done died = { .code = PB_E_INTERNAL, .asked = true };
+	struct pb_ctl_done died = { .code = PB_E_INTERNAL, .asked_ms = pb_wall_ms() };
 	char why[64];
 
 	if (WIFSIGNALED(status))
@@ -446,7 +447,7 @@ static void renewal_died(struct daemon *d, pid_t pid, int status)
 			continue;
 		snprintf(died.profile, sizeof(died.profile), "%s", j->p->name);
 		snprintf(died.text, sizeof(died.text), "%s: the renewal process %s", j->p->name, why);
-		died.next_attempt_ms = plan_retry(d, j, j->running_ms, -1);
+		died.next_attempt_ms = plan_retry(d, j, died.asked_ms, -1);
 		job_done(d, j, &died);
 	}
 }

@@ -231,6 +231,8 @@ static void finish(struct batch *b, struct pb_renewal *r, struct pb_token *tok)
 	int saved;
 
 	if (tok != NULL) {
+		if (tok->obtained_ms > 0)
+			r->asked_ms = tok->obtained_ms;
 		saved = store(b->ctx, r->p, tok, &r->err);
 		if (saved >= 0) {
 			r->outcome = saved == 1 ? PB_KEPT_NEWER : tok->refreshed ? PB_REFRESHED
@@ -239,7 +241,8 @@ static void finish(struct batch *b, struct pb_renewal *r, struct pb_token *tok)
 		}
 	}
 	if (r->rc < 0) {
-		r->asked = r->asked || r->err.code == PB_E_TEMP || r->err.code == PB_E_PERM;
+		if (r->asked_ms > 0 || r->err.code == PB_E_TEMP || r->err.code == PB_E_PERM)
+			r->asked_ms = pb_wall_ms();
 		record_failure(b->ctx, r);
 	}
 	pb_store_unlock(r->lockfd);
@@ -340,7 +343,7 @@ static void renew_locked(struct batch *b, const size_t *which, size_t k)
 			continue;
 		}
 		if (via_broker(ctx, r->p)) {
-			r->asked = true;
+			r->asked_ms = pb_wall_ms();
 			finish(b, r, ask_broker(ctx, r->p, &r->before, r->min_valid, &tok,
 						&r->err) == 0 ? &tok : NULL);
 			pb_token_free(&tok);
@@ -372,7 +375,7 @@ static void renew_locked(struct batch *b, const size_t *which, size_t k)
 			finish(b, r, NULL);
 			continue;
 		}
-		r->asked = true;
+		r->asked_ms = pb_wall_ms();
 		b->index[njobs] = which[i];
 		jobs[njobs] = (struct pb_worker_job){ .p = r->p, .creds = creds,
 						      .refresh_token = refresh[njobs] };
@@ -400,7 +403,7 @@ void pb_renew_batch(struct pb_ctx *ctx, struct pb_renewal *v, size_t n, pb_renew
 
 		r->rc = -1;
 		r->lockfd = -1;
-		r->asked = false;
+		r->asked_ms = 0;
 		r->next_attempt_ms = 0;
 		pb_err_clear(&r->err);
 		memset(&r->before, 0, sizeof(r->before));

@@ -54,7 +54,12 @@ struct pb_renewal {
 	int rc;                     /* 0, or -1 with err */
 	enum pb_outcome outcome;
 	struct pb_err err;
-	bool asked;                 /* a request went out (or may have) */
+	/*
+	 * a request went out (or may have): when, as best known (wall ms;
+	 * 0: none did). The new token's obtained_ms; after a failure, when
+	 * the answer came (a vendor's Retry-After counts from then).
+	 */
+	long long asked_ms;
 	long long next_attempt_ms;  /* after a failure: when P.json says the next attempt is */
 	/* (pb_renew_batch's own) */
 	int lockfd;

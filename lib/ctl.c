@@ -329,9 +329,9 @@ int pb_ctl_put_done(struct pb_buf *out, const struct pb_ctl_done *done)
 {
 	size_t start = out->len;
 
-	if (!pb_valid_name(done->profile) || done->next_attempt_ms < 0 ||
-	    pb_buf_addf(out, "done %s %d %d %d %lld %s\n", done->profile, done->code,
-			done->outcome, done->asked ? 1 : 0, done->next_attempt_ms, done->text) < 0)
+	if (!pb_valid_name(done->profile) || done->asked_ms < 0 || done->next_attempt_ms < 0 ||
+	    pb_buf_addf(out, "done %s %d %d %lld %lld %s\n", done->profile, done->code,
+			done->outcome, done->asked_ms, done->next_attempt_ms, done->text) < 0)
 		return -1;
 	/* the text is one line, whatever it held */
 	for (size_t i = start; i + 1 < out->len; i++)
@@ -375,12 +375,12 @@ int pb_ctl_parse_done(const char *line, size_t len, struct pb_ctl_done *done)
 	}
 	if (strcmp(word[0], "done") != 0 || !pb_valid_name(word[1]) ||
 	    number(word[2], 0, 255, &code) < 0 || number(word[3], 0, 16, &outcome) < 0 ||
-	    number(word[4], 0, 1, &asked) < 0 || number(word[5], 0, LLONG_MAX, &next) < 0)
+	    number(word[4], 0, LLONG_MAX, &asked) < 0 || number(word[5], 0, LLONG_MAX, &next) < 0)
 		return -1;
 	snprintf(done->profile, sizeof(done->profile), "%s", word[1]);
 	done->code = (int)code;
 	done->outcome = (int)outcome;
-	done->asked = asked == 1;
+	done->asked_ms = asked;
 	done->next_attempt_ms = next;
 	snprintf(done->text, sizeof(done->text), "%s", word[6]);
 	return 0;

@@ -24,7 +24,8 @@
  *
  * Inside the refresher, each renewal process reports on a pipe, a line per
  * profile as soon as it is over:
- *   done <profile> <code> <outcome> <asked 0|1> <next_attempt_ms> <text>
+ *   done <profile> <code> <outcome> <asked_ms> <next_attempt_ms> <text>
+ * (asked_ms: when the request to the vendor went out, 0: none did).
  *
  * The broker (`bearer-token broker`) listens on the config's broker_socket
  * (/run/pam_bearer/broker.sock); its protocol is in proto.h.
@@ -119,7 +120,7 @@ struct pb_ctl_done {
 	char profile[65];
 	int code;                      /* enum pb_code */
 	int outcome;                   /* enum pb_outcome, on success */
-	bool asked;                    /* a request went out */
+	long long asked_ms;            /* when the request went out (wall ms; 0: none did) */
 	long long next_attempt_ms;     /* after a failure: the planned retry (0: none) */
 	char text[512];                /* one line: the failure, or what was done */
 };

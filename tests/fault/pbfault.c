@@ -12,6 +12,10 @@
  *   PB_FAULT_FOREIGN=PATH     fstat()/fstatat()/stat() of PATH report it
  *                             owned by another uid (0, or 65534 for root),
  *                             as if someone else had chowned it.
+ *   PB_FAULT_SLOW_EXEC=FILE   the next execve() (a renewal starting its
+ *                             bearer-fetch) first sleeps as many ms as FILE
+ *                             holds, and removes FILE: one worker slow to
+ *                             start, as on a loaded machine.
  *
  * Paths are compared with what /proc/self/fd says for the descriptor, so
  * the shim sees the same file the program opened, however it was named.
@@ -28,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The next definition of a symbol (libc's, or a sanitizer's in front of it). */
@@ -187,4 +192,34 @@ int lstat(const char *path, struct stat *st)
 	if (rc == 0)
 		disown(path, st);
 	return rc;
+}
+
+/* PB_FAULT_SLOW_EXEC: the sleep FILE asks for, once (whoever removes FILE sleeps). */
+static void slow_exec(void)
+{
+	const char *file = getenv("PB_FAULT_SLOW_EXEC");
+	char buf[32] = "";
+	long ms;
+	FILE *f;
+
+	if (file == NULL || (f = fopen(file, "re")) == NULL)
+		return;
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	ms = strtol(buf, NULL, 10);
+	if (unlink(file) == 0 && ms > 0 && ms < 60000) {
+		struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+int execve(const char *path, char *const argv[], char *const envp[])
+{
+	int (*real)(const char *, char *const[], char *const[]) =
+		(int (*)(const char *, char *const[], char *const[]))next_sym("execve");
+
+	slow_exec();
+	return real(path, argv, envp);
 }

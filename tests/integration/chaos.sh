@@ -20,6 +20,8 @@
 #                  within the 60-s ceiling
 #   lock_wait      20 `get` while a slow renewal holds the lock: all wait
 #                  for it, none gives up, one exchange
+#   slow_start     a worker slow to start: min_interval still counts from
+#                  the request, so the next one keeps its distance
 # Each ran against the tree before the fix and failed (the closing note of
 # issue 12 says how). Runs as root and as an ordinary user.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -29,7 +31,7 @@
 # the fault shim (tests/fault/pbfault.c), built by `make check`
 : "${PB_FAULT_SO:=$PWD/tests/fault/.libs/pbfault.so}"
 
-ALL_WAVES=("full_disk expires_in_1 hung_vendor fd_limit kill9 repair retry_after recovery lock_wait")
+ALL_WAVES=("full_disk expires_in_1 hung_vendor fd_limit kill9 repair retry_after recovery lock_wait slow_start")
 
 # cpu_ticks PID : the user and system time PID has used, in clock ticks
 cpu_ticks() { local f; read -ra f <"/proc/$1/stat"; f=("${f[@]:$((${#f[@]} - 52))}"); echo $((f[13] + f[14])); }
@@ -323,6 +325,44 @@ sc_lock_wait() {
 	assert_eq "$(($(mock_count /auth/api-key) - n0))" 1 "one exchange for all of them"
 	mock_fault /auth/refresh none
 	mock_fault /auth/api-key none
+}
+
+# (12, found under ASan) A worker slow to start: the floor (min_interval,
+# 2 s) counts from when the request went out, not from when the renewal
+# began. 1-s tokens keep the schedule pressed against the floor; one
+# renewal's bearer-fetch then starts 1.5 s late. Counted from the start of
+# that renewal, the floor would let the next request follow the slow one
+# within about 0.8 s.
+sc_slow_start() {
+	d_setup
+	[ -f "$PB_FAULT_SO" ] || skip "no fault shim at $PB_FAULT_SO"
+	conf apivideo
+	mock_config '{"lifetime": 4, "expires_in": 1}'
+	env LD_PRELOAD="${ASAN_RUNTIME:+$ASAN_RUNTIME:}$PB_FAULT_SO" PB_FAULT_SLOW_EXEC="$T/slow" \
+		"$BEARER_TOKEN_BIN" --config "$BEARER_CONFIG" daemon --foreground 2>>"$T/daemon.log" &
+	DPID=$!
+	DAEMON_PIDS="$DAEMON_PIDS $DPID"
+	wait_for 5000 test -s "$TOKDIR/apivideo.token" || fail "no first token"
+	local t0 t prev= st rest gaps= bad=
+	sleep 2.5
+	t0=$(now_ms)
+	echo 1500 >"$T/slow.new" && mv "$T/slow.new" "$T/slow"
+	echo "# the next renewal's worker starts 1.5 s late"
+	wait_for 6000 eval '[ ! -e "$T/slow" ]' || fail "no renewal started a worker within 6 s"
+	sleep 6
+	stats
+	while read -r t st rest; do
+		[ "$t" -ge $((t0 - 2500)) ] || continue
+		if [ -n "$prev" ]; then
+			gaps="$gaps $((t - prev))"
+			[ $((t - prev)) -ge 1900 ] || bad="$bad $((t - prev))"
+		fi
+		prev=$t
+	done < <(fetches /auth/api-key /auth/refresh)
+	echo "# ms between requests:$gaps"
+	[ "$(wc -w <<<"$gaps")" -ge 3 ] || fail "fewer than 3 renewals in 8.5 s around the slow start (ms:$gaps)"
+	[ -z "$bad" ] || fail "requests closer than the 2-s floor after a slow worker start (ms:$bad)"
+	ok "a slow worker start: every request still 2 s or more after the last (ms:$gaps)"
 }
 
 run_scenarios chaos.sh "$@"
