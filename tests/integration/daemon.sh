@@ -13,6 +13,8 @@
 # takes about 30 s. Output is printed per scenario, in order, at the end.
 #   daemon.sh [SCENARIO...]     only these (names below, without sc_)
 #   DAEMON_SERIAL=1             one scenario at a time
+#   SCENARIO_JOBS=N             at most N at once (default: all; one per
+#                               core under the sanitizers)
 #   PB_KEEP_GOING=1             every failure of a scenario, not the first
 # Runs as root and as an ordinary user.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
