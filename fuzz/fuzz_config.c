@@ -1,6 +1,6 @@
 /*
  * fuzz_config.c - libFuzzer target for the config loader on a whole file
- * (lib/config.c, over lib/ini.c), with the shipped presets in vendors/.
+ * (lib/conf.c, over lib/ini.c), with the shipped presets in vendors/.
  *
  * The input is written to a private file (pb_config_load takes a path and
  * checks owner and mode) and loaded. Invariants on every loaded profile:
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "conf.h"
 #include "expiry.h"
 #include "fuzz.h"
 #include "jsonmap.h"

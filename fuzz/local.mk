@@ -28,7 +28,7 @@ FUZZ_TARGETS = fuzz/fuzz_ini fuzz/fuzz_template fuzz/fuzz_jsonmap fuzz/fuzz_jwt 
 # target links only the objects it uses. No libcurl: fetch.c's HTTP layer
 # is fuzz/fake_http.c in fuzz_header.
 FUZZ_LIB_SRC = \
-	$(top_srcdir)/lib/util.c $(top_srcdir)/lib/ini.c $(top_srcdir)/lib/config.c \
+	$(top_srcdir)/lib/util.c $(top_srcdir)/lib/ini.c $(top_srcdir)/lib/conf.c \
 	$(top_srcdir)/lib/creds.c $(top_srcdir)/lib/template.c $(top_srcdir)/lib/jsonmap.c \
 	$(top_srcdir)/lib/jwt.c $(top_srcdir)/lib/expiry.c $(top_srcdir)/lib/store.c \
 	$(top_srcdir)/lib/storefile.c \
@@ -36,7 +36,7 @@ FUZZ_LIB_SRC = \
 	$(top_srcdir)/lib/ctl.c \
 	$(top_srcdir)/module/options.c
 FUZZ_LIB_HDR = \
-	$(top_srcdir)/lib/util.h $(top_srcdir)/lib/ini.h $(top_srcdir)/lib/config.h \
+	$(top_srcdir)/lib/util.h $(top_srcdir)/lib/ini.h $(top_srcdir)/lib/conf.h \
 	$(top_srcdir)/lib/creds.h $(top_srcdir)/lib/template.h $(top_srcdir)/lib/jsonmap.h \
 	$(top_srcdir)/lib/jwt.h $(top_srcdir)/lib/expiry.h $(top_srcdir)/lib/store.h \
 	$(top_srcdir)/lib/storefile.h \

@@ -5,7 +5,7 @@
 #ifndef PB_CLI_H
 #define PB_CLI_H
 
-#include "config.h"
+#include "conf.h"
 #include "ctl.h"
 #include "renew.h"
 
@@ -25,6 +25,9 @@ int cli_open_store(struct cli *c, struct pb_err *err);
 
 /* bearer-token pam-session: the command pam_bearer.so runs (session.c). */
 int cmd_pam_session(struct cli *c, int argc, char **argv);
+
+/* bearer-token check-config: what a login would meet (check.c). */
+int cmd_check_config(struct cli *c, int argc, char **argv);
 
 /* bearer-token daemon: the refresher (daemon.c). */
 int cmd_daemon(struct cli *c, int argc, char **argv);

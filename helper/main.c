@@ -28,6 +28,9 @@
 #include "proto.h"
 #include "system.h"
 
+/* `status` exit codes beyond enum pb_code (documented in --help and bearer-token(1)) */
+enum { STATUS_NOT_VALID = 7, STATUS_NONE_APPLIES = 8 };
+
 static const char usage_text[] =
 	"Usage: bearer-token [--config FILE] COMMAND [ARGS]\n"
 	"\n"
@@ -44,7 +47,10 @@ static const char usage_text[] =
 	"  refresh [PROFILE...]\n"
 	"                      renew now (every profile that applies to you when\n"
 	"                      none is named)\n"
-	"  check-config        validate the configuration and your credentials file\n"
+	"  check-config [--user NAME] [--pam-dir DIR]\n"
+	"                      validate the configuration, its files and the PAM\n"
+	"                      lines that load the module, and your credentials file;\n"
+	"                      --user (root): everything NAME's login would meet\n"
 	"  daemon [--foreground]\n"
 	"                      the refresher: keep every token fresh while you are\n"
 	"                      logged in (pam_bearer starts it; or a systemd user unit)\n"
@@ -67,7 +73,9 @@ static const char usage_text[] =
 	"  3  configuration or credentials file error\n"
 	"  4  the vendor refused the credentials\n"
 	"  5  token directory missing or unsafe\n"
-	"  6  internal error\n";
+	"  6  internal error\n"
+	"  7  status: a profile that applies to you has no valid token\n"
+	"  8  status: no profile applies to you\n";
 
 int cli_report(const struct pb_err *err)
 {
@@ -130,7 +138,8 @@ int cli_detach(void)
 /*
  * Who we are and where things are: HOME, XDG_CONFIG_HOME and
  * XDG_RUNTIME_DIR from the environment (this is the user's own process),
- * falling back to the passwd entry and /run/user/UID.
+ * falling back to the passwd entry and /run/user/UID, or, on a host
+ * without logind, the module's stand-in PB_USERS_DIR/UID.
  */
 static int setup_user(struct cli *c, const char *config_option, struct pb_err *err)
 {
@@ -164,11 +173,19 @@ static int setup_user(struct cli *c, const char *config_option, struct pb_err *e
 			       sizeof(c->ctx.user_creds_path), err) < 0)
 		return -1;
 	runtime = getenv("XDG_RUNTIME_DIR");
-	if (runtime != NULL && runtime[0] == '/')
+	if (runtime != NULL && runtime[0] == '/') {
 		snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%s", runtime);
-	else
+	} else {
+		char standin[64];
+		struct stat st;
+
+		/* no logind: the module's stand-in, when there is one */
 		snprintf(c->runtime_dir, sizeof(c->runtime_dir), "/run/user/%u",
 			 (unsigned)c->ctx.uid);
+		snprintf(standin, sizeof(standin), PB_USERS_DIR "/%u", (unsigned)c->ctx.uid);
+		if (stat(c->runtime_dir, &st) < 0 && errno == ENOENT && stat(standin, &st) == 0)
+			snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%s", standin);
+	}
 	{
 		char default_config_home[4096];
 
@@ -232,7 +249,10 @@ static const struct pb_profile *find_profile(struct cli *c, const char *name, st
 	const struct pb_profile *p = pb_config_profile(&c->cfg, name);
 
 	if (p == NULL) {
-		pb_fail(err, PB_E_CONFIG, "%s: no profile named '%s'", c->config_path, name);
+		const char *near = pb_config_closest_profile(&c->cfg, name);
+
+		pb_fail(err, PB_E_CONFIG, "%s: no profile named '%s'%s%s%s", c->config_path, name,
+			near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
 		return NULL;
 	}
 	if (!pb_ctx_applies(&c->ctx, p)) {
@@ -381,9 +401,34 @@ static time_t next_refresh(const char *schedule, const char *profile, bool *rene
 	return plan.at > 0 && plan.what == PB_PLAN_RENEW ? (time_t)plan.at : -1;
 }
 
+/*
+ * Why a profile has no valid token, and what to do ("" when it has one):
+ * the last failure when there was one (a system profile's says to ask the
+ * admin, as recorded), else what gets it a token.
+ */
+static void status_reason(const struct pb_profile *p, const struct pb_meta *m,
+			  enum pb_state state, const char *renewal, char *out, size_t len)
+{
+	bool system = p->credentials == PB_CRED_SYSTEM, at_login = strcmp(renewal, "next login") == 0;
+
+	if (state == PB_STATE_VALID)
+		snprintf(out, len, "%s", "");
+	else if (m->last_error[0] != '\0')
+		snprintf(out, len, "%s", m->last_error);
+	else if (system && at_login)
+		snprintf(out, len, "%s: the next login fetches it; if logins get none, the system "
+			 "credential may be missing: ask your admin",
+			 state == PB_STATE_EXPIRED ? "expired" : "no token yet");
+	else
+		snprintf(out, len, "%s: 'bearer-token get %s' %s", state == PB_STATE_EXPIRED
+			 ? "expired" : "no token yet", p->name, system ? "asks the broker for one"
+			 : state == PB_STATE_EXPIRED ? "renews it" : "fetches one");
+}
+
 /* One profile as a JSON object for `status --json`. */
 static struct json_object *status_json(const struct pb_profile *p, const struct pb_meta *m,
-				       time_t now, time_t next, bool renewing, const char *renewal)
+				       time_t now, time_t next, bool renewing, const char *renewal,
+				       const char *reason)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -403,12 +448,15 @@ static struct json_object *status_json(const struct pb_profile *p, const struct 
 		m->next_attempt_at != 0));
 	json_object_object_add(o, "next_refresh_at", json_time(next * 1000LL, next > 0));
 	json_object_object_add(o, "renewing", json_object_new_boolean(renewing));
+	json_object_object_add(o, "reason", reason[0] != '\0' ? json_object_new_string(reason)
+			       : NULL);
 	return o;
 }
 
 /* One profile as a line (plus a line for the last error) for `status`. */
 static void status_line(const struct pb_profile *p, const struct pb_meta *m, time_t now,
-			time_t next, bool renewing, bool refresher, const char *renewal)
+			time_t next, bool renewing, bool refresher, const char *renewal,
+			const char *reason)
 {
 	enum pb_state state = effective_state(m, now);
 	char when[128], left[64];
@@ -436,7 +484,9 @@ static void status_line(const struct pb_profile *p, const struct pb_meta *m, tim
 	} else if (!refresher && m->has_expiry && state == PB_STATE_VALID) {
 		printf("%-20s next refresh: when next used (no refresher running)\n", "");
 	}
-	if (m->last_error[0] != '\0')
+	if (reason[0] != '\0')
+		printf("%-20s not valid: %s\n", "", reason);
+	else if (m->last_error[0] != '\0')
 		printf("%-20s last error: %s\n", "", m->last_error);
 	if (p->credentials == PB_CRED_SYSTEM)
 		printf("%-20s %s\n", "", strcmp(renewal, "broker") == 0
@@ -444,11 +494,16 @@ static void status_line(const struct pb_profile *p, const struct pb_meta *m, tim
 		       : "credentials held by the system, no broker runs: the next login renews it");
 }
 
-/* bearer-token status [--json] */
+/*
+ * bearer-token status [--json]: exit 0 when every profile that applies
+ * has a valid token, STATUS_NOT_VALID when one has not,
+ * STATUS_NONE_APPLIES when none applies (monitoring tells them apart).
+ */
 static int cmd_status(struct cli *c, int argc, char **argv)
 {
 	struct json_object *list = NULL, *root = NULL;
 	bool as_json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	size_t applies = 0, not_valid = 0;
 	time_t now = time(NULL);
 	struct pb_buf reply = { 0 };
 	const char *schedule;
@@ -470,12 +525,14 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 	for (size_t i = 0; i < c->cfg.nprofiles; i++) {
 		const struct pb_profile *p = &c->cfg.profiles[i];
 		const char *renewal;
+		char reason[640];
 		struct pb_meta m;
 		bool renewing;
 		time_t next;
 
 		if (!pb_ctx_applies(&c->ctx, p))
 			continue;
+		applies++;
 		if (pb_store_read_meta(&c->ctx.store, p->name, &m, &err) < 0) {
 			memset(&m, 0, sizeof(m));
 			m.state = PB_STATE_ERROR;
@@ -485,10 +542,13 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 		renewal = p->credentials == PB_CRED_SYSTEM ? pb_system_renewal(&c->cfg)
 			: schedule != NULL ? "refresher" : "on use";
 		next = next_refresh(schedule, p->name, &renewing);
+		status_reason(p, &m, effective_state(&m, now), renewal, reason, sizeof(reason));
+		not_valid += reason[0] != '\0';
 		if (as_json)
-			json_object_array_add(list, status_json(p, &m, now, next, renewing, renewal));
+			json_object_array_add(list, status_json(p, &m, now, next, renewing, renewal,
+								reason));
 		else
-			status_line(p, &m, now, next, renewing, schedule != NULL, renewal);
+			status_line(p, &m, now, next, renewing, schedule != NULL, renewal, reason);
 	}
 	if (as_json) {
 		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
@@ -496,7 +556,10 @@ static int cmd_status(struct cli *c, int argc, char **argv)
 		json_object_put(root);
 	}
 	pb_buf_wipe(&reply);
-	return 0;
+	if (applies == 0)
+		fprintf(stderr, "bearer-token: no profile of %s applies to %s (see users = and "
+			"groups = there)\n", c->cfg.path, c->ctx.user);
+	return applies == 0 ? STATUS_NONE_APPLIES : not_valid > 0 ? STATUS_NOT_VALID : 0;
 }
 
 /* Renew one profile now and say how it went; returns its exit code. */
@@ -545,46 +608,6 @@ static int cmd_refresh(struct cli *c, int argc, char **argv)
 		worst = rc > worst ? rc : worst;
 	}
 	return worst;
-}
-
-/*
- * bearer-token check-config: the config and its presets, and, when the
- * user has a credentials file, that it is safe and has every field the
- * user's credentials = user profiles need.
- */
-static int cmd_check_config(struct cli *c, int argc, char **argv)
-{
-	struct pb_creds creds = { 0 };
-	struct pb_err err;
-	struct stat st;
-	size_t checked = 0;
-
-	pb_err_clear(&err);
-	if (argc != 1)
-		return cli_usage_error("check-config takes no arguments");
-	if (cli_load_config(c, &err) < 0)
-		return cli_report(&err);
-	printf("%s: OK, %zu profile%s\n", c->config_path, c->cfg.nprofiles,
-	       c->cfg.nprofiles == 1 ? "" : "s");
-	if (lstat(c->ctx.user_creds_path, &st) < 0)
-		return 0;
-	if (pb_creds_load(c->ctx.user_creds_path, c->ctx.uid, &creds, &err) < 0)
-		return cli_report(&err);
-	for (size_t i = 0; i < c->cfg.nprofiles; i++) {
-		const struct pb_profile *p = &c->cfg.profiles[i];
-
-		if (p->credentials != PB_CRED_USER || !pb_ctx_applies(&c->ctx, p))
-			continue;
-		if (pb_creds_check(&creds, p, &err) < 0) {
-			pb_creds_free(&creds);
-			return cli_report(&err);
-		}
-		checked++;
-	}
-	pb_creds_free(&creds);
-	printf("%s: OK, %zu profile%s\n", c->ctx.user_creds_path, checked,
-	       checked == 1 ? "" : "s");
-	return 0;
 }
 
 int main(int argc, char **argv)

@@ -68,6 +68,25 @@ static bool via_broker(const struct pb_ctx *ctx, const struct pb_profile *p)
 	return p->credentials == PB_CRED_SYSTEM && ctx->system_creds == NULL;
 }
 
+/*
+ * A failure as the user's P.json tells it: for a system profile, a problem
+ * with its credentials (missing, unusable, refused) is the admin's to fix,
+ * and says so.
+ */
+static void user_failure_text(const struct pb_ctx *ctx, const struct pb_profile *p, int code,
+			      const char *msg, char *out, size_t len)
+{
+	bool in_user_dir = via_broker(ctx, p);
+
+	if (in_user_dir && code == PB_E_CONFIG)
+		snprintf(out, len, "system credential missing or unusable: ask your admin (%s)", msg);
+	else if (in_user_dir && code == PB_E_PERM)
+		snprintf(out, len, "the vendor refused the system credential: ask your admin (%s)",
+			 msg);
+	else
+		snprintf(out, len, "%s", msg);
+}
+
 /* How long a broker call may take: a lock wait and two exchanges, and never past a login's deadline. */
 static long broker_timeout_ms(const struct pb_profile *p)
 {
@@ -173,6 +192,23 @@ int pb_renew_accept(struct pb_ctx *ctx, const struct pb_profile *p, const struct
 	return 0;
 }
 
+int pb_renew_accept_failure(struct pb_ctx *ctx, const struct pb_profile *p, int code,
+			    const char *msg, double lock_timeout)
+{
+	char text[PB_PROTO_MAX_LINE + 96];
+	struct pb_err err;
+	int lockfd = -1, rc;
+
+	if (p->credentials != PB_CRED_SYSTEM || !via_broker(ctx, p) ||
+	    pb_store_lock(&ctx->store, p->name, lock_timeout, &lockfd, &err) < 0)
+		return -1;
+	user_failure_text(ctx, p, code, msg, text, sizeof(text));
+	rc = pb_store_save_error(&ctx->store, p->name, p->vendor, p->scheme, text, 0,
+				 pb_system_renewal(ctx->cfg), &err);
+	pb_store_unlock(lockfd);
+	return rc;
+}
+
 bool pb_expire_if_due(struct pb_ctx *ctx, const struct pb_profile *p)
 {
 	struct pb_meta m;
@@ -195,13 +231,15 @@ static void record_failure(struct pb_ctx *ctx, struct pb_renewal *r)
 {
 	const struct pb_profile *p = r->p;
 	long wait = r->err.retry_after > ctx->retry_floor ? r->err.retry_after : ctx->retry_floor;
+	char text[sizeof(r->err.msg) + 96];
 
 	r->next_attempt_ms = wait > 0 ? pb_add_sat(pb_wall_ms(), wait * 1000LL) : 0;
 	if (ctx->plan_retry != NULL)
 		r->next_attempt_ms = ctx->plan_retry(ctx->plan_arg, r);
 	if (r->err.code == PB_E_STORE)
 		return;    /* the store itself is the problem: nothing to write into */
-	pb_store_save_error(&ctx->store, p->name, p->vendor, p->scheme, r->err.msg,
+	user_failure_text(ctx, p, r->err.code, r->err.msg, text, sizeof(text));
+	pb_store_save_error(&ctx->store, p->name, p->vendor, p->scheme, text,
 			    (time_t)((r->next_attempt_ms + 999) / 1000),
 			    via_broker(ctx, p) ? pb_system_renewal(ctx->cfg) : NULL, NULL);
 	pb_expire_if_due(ctx, p);
@@ -372,6 +410,18 @@ static void renew_locked(struct batch *b, const size_t *which, size_t k)
 		}
 		if (creds == NULL && (refresh[njobs] == NULL || r->p->refresh.url == NULL)) {
 			pb_fail(&r->err, PB_E_CONFIG, "%s: no credentials", r->p->name);
+			finish(b, r, NULL);
+			continue;
+		}
+		/*
+		 * An exchange for sure (no refresh token to try first): a
+		 * missing or misspelt field is said here, where the file's
+		 * sections and lines are known, and no worker starts for it.
+		 */
+		if ((refresh[njobs] == NULL || r->p->refresh.url == NULL) &&
+		    pb_creds_check(creds, r->p, &r->err) < 0) {
+			pb_wipe_free(refresh[njobs]);
+			refresh[njobs] = NULL;
 			finish(b, r, NULL);
 			continue;
 		}

@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
-#include "config.h"
+#include "conf.h"
 #include "creds.h"
 #include "store.h"
 #include "token.h"
@@ -107,6 +107,14 @@ int pb_renew(struct pb_ctx *ctx, const struct pb_profile *p, long min_valid, boo
  */
 int pb_renew_accept(struct pb_ctx *ctx, const struct pb_profile *p, const struct pb_token *tok,
 		    double lock_timeout, enum pb_outcome *outcome, struct pb_err *err);
+
+/*
+ * Record in P.json why a login brought no token for credentials = system
+ * profile p (code and msg as the service account reported them; one
+ * line, never a secret), under the profile's lock: 0, or -1.
+ */
+int pb_renew_accept_failure(struct pb_ctx *ctx, const struct pb_profile *p, int code,
+			    const char *msg, double lock_timeout);
 
 /*
  * How a successful renewal went, for a person: "obtained, expires

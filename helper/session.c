@@ -18,7 +18,8 @@
  * stdin brings the tokens of credentials = system profiles that the
  * service account obtained for this login (an outcome stream of token
  * records, lib/proto.h; never a secret, never a refresh token), which are
- * stored as they are. stdout gets one result line per profile. Then,
+ * stored as they are, and the failures of the others, which are recorded in
+ * their P.json. stdout gets one result line per profile. Then,
  * unless --nodaemon, the user's refresher is started (or, if one runs,
  * told of the new session and the config).
  */
@@ -182,6 +183,21 @@ static void accept_token(struct cli *c, const struct pb_record *rec, long long d
 }
 
 /*
+ * Record in P.json why the service account got no token for a system
+ * profile of ours (the module has judged and logged it already: no
+ * result line goes back).
+ */
+static void accept_failure(struct cli *c, const struct pb_record *rec, long long deadline)
+{
+	const struct pb_profile *p = pb_config_profile(&c->cfg, rec->profile);
+
+	if (p != NULL && p->credentials == PB_CRED_SYSTEM && pb_ctx_applies(&c->ctx, p) &&
+	    rec->code != PB_OK)
+		pb_renew_accept_failure(&c->ctx, p, rec->code, rec->text,
+					(double)left_ms(deadline, 5000) / 1000.0);
+}
+
+/*
  * The tokens on stdin (until the module closes it, or the deadline): each
  * stored, or, when the store could not be opened (err), reported failed.
  */
@@ -202,6 +218,8 @@ static void accept_tokens(struct cli *c, long long deadline, const struct pb_err
 			send_result(rec.profile, store_err->code, store_err->msg);
 		else if (rec.kind == PB_REC_TOKEN)
 			accept_token(c, &rec, deadline);
+		else if (store_err == NULL)
+			accept_failure(c, &rec, deadline);
 		pb_record_free(&rec);
 	}
 	pb_buf_wipe(&in);

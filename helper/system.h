@@ -16,7 +16,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
-#include "config.h"
+#include "conf.h"
 #include "token.h"
 
 /* Who a system token is for. */

@@ -18,7 +18,7 @@
 #ifndef PB_WORKER_H
 #define PB_WORKER_H
 
-#include "config.h"
+#include "conf.h"
 #include "creds.h"
 #include "token.h"
 #include "util.h"

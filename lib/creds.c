@@ -6,8 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,28 +18,82 @@
 
 #define USER_NAME_MAX 255       /* LOGIN_NAME_MAX - 1 on Linux */
 
+/* lstat path into st: 0 for a regular file, else -1 with err (a symlink is refused). */
+static int lstat_regular(const char *path, struct stat *st, struct pb_err *err)
+{
+	if (lstat(path, st) < 0)
+		return pb_fail(err, PB_E_CONFIG, "%s: %s", path, strerror(errno));
+	if (S_ISLNK(st->st_mode))
+		return pb_fail(err, PB_E_CONFIG, "%s: is a symlink, refusing it", path);
+	if (!S_ISREG(st->st_mode))
+		return pb_fail(err, PB_E_CONFIG, "%s: not a regular file", path);
+	return 0;
+}
+
 /*
- * Open a credentials file: not through a symlink, a regular file owned by
- * owner with no group or other permission bits (as ssh insists for keys).
- * Returns the fd or -1 with err.
+ * Open path, judged (by lstat) as *judged, and make sure it is still that
+ * file: the fd, or -1 with err (cant_read: what to say when we may not).
+ */
+static int open_judged(const char *path, const struct stat *judged, const char *cant_read,
+		       struct pb_err *err)
+{
+	struct stat opened;
+	int fd = pb_open_regular(path, &opened, err);
+
+	if (fd < 0) {
+		if (errno == EACCES && cant_read != NULL)
+			pb_fail(err, PB_E_CONFIG, "%s: %s", path, cant_read);
+		return -1;
+	}
+	if (opened.st_dev != judged->st_dev || opened.st_ino != judged->st_ino) {
+		close(fd);
+		return pb_fail(err, PB_E_CONFIG, "%s: replaced while it was read; try again", path);
+	}
+	return fd;
+}
+
+/*
+ * Open a user's credentials file: not through a symlink, a regular file
+ * owned by owner with no group or other permission bits (as ssh insists
+ * for keys). Judged before it is opened, so that a file the user may not
+ * read still says what is wrong, with the command that fixes it. Returns
+ * the fd or -1 with err.
  */
 static int open_private(const char *path, uid_t owner, struct pb_err *err)
 {
+	char who[64], want[64];
 	struct stat st;
-	int fd = pb_open_regular(path, &st, err);
 
-	if (fd < 0)
+	if (lstat_regular(path, &st, err) < 0)
 		return -1;
-	if (st.st_uid != owner)
-		pb_fail(err, PB_E_CONFIG, "%s: owned by uid %u, must be owned by uid %u",
-			path, (unsigned)st.st_uid, (unsigned)owner);
-	else if (st.st_mode & 077)
-		pb_fail(err, PB_E_CONFIG, "%s: bad permissions %04o, must be 0600 (chmod 600 %s)",
-			path, (unsigned)(st.st_mode & 07777), path);
-	else
-		return fd;
-	close(fd);
-	return -1;
+	if (st.st_uid != owner) {
+		pb_user_name(st.st_uid, who, sizeof(who));
+		pb_user_name(owner, want, sizeof(want));
+		return pb_fail(err, PB_E_CONFIG, "%s: owned by %s, must be owned by %s "
+			       "(chown %s %s)", path, who, want, want, path);
+	}
+	if (st.st_mode & 077)
+		return pb_fail(err, PB_E_CONFIG, "%s: bad permissions %04o, must be 0600 "
+			       "(chmod 600 %s)", path, (unsigned)(st.st_mode & 07777), path);
+	return open_judged(path, &st, NULL, err);
+}
+
+static struct pb_secret *find(const struct pb_creds *c, const char *profile, const char *field);
+
+/* Note a [section] of the file (its name and line), for messages. */
+static int add_section(struct pb_creds *c, const char *name, unsigned line, struct pb_err *err)
+{
+	struct pb_creds_section *v = reallocarray(c->sections, c->nsections + 1, sizeof(*v));
+	char *copy = strdup(name);
+
+	if (v != NULL)
+		c->sections = v;
+	if (v == NULL || copy == NULL) {
+		free(copy);
+		return pb_fail(err, PB_E_INTERNAL, "out of memory");
+	}
+	c->sections[c->nsections++] = (struct pb_creds_section){ .name = copy, .line = line };
+	return 0;
 }
 
 /* Copy the [profile] sections of a parsed credentials file into c. */
@@ -53,39 +106,19 @@ static int take_entries(struct pb_creds *c, const struct pb_ini *ini, struct pb_
 			return pb_fail(err, PB_E_CONFIG, "%s:%u: [%s %s]: sections are profile "
 				       "names alone, e.g. [%s]", ini->path, e->line, e->type,
 				       e->name, e->name);
-		if (e->key == NULL)
+		if (e->key == NULL) {
+			if (add_section(c, e->type, e->line, err) < 0)
+				return -1;
 			continue;
+		}
 		if (!pb_valid_name(e->key))
 			return pb_fail(err, PB_E_CONFIG, "%s:%u: '%.64s' is not a field name",
 				       ini->path, e->line, e->key);
 		if (pb_creds_add(c, e->type, e->key, e->value, err) < 0)
 			return -1;
+		find(c, e->type, e->key)->line = e->line;
 	}
 	return 0;
-}
-
-/* A user's name for messages: "alice", else "uid 1000". */
-static void user_name(uid_t uid, char *out, size_t len)
-{
-	struct passwd pw, *res = NULL;
-	char buf[1024];
-
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
-		snprintf(out, len, "%s", pw.pw_name);
-	else
-		snprintf(out, len, "uid %u", (unsigned)uid);
-}
-
-/* A group's name for messages: "staff", else "gid 50". */
-static void group_name(gid_t gid, char *out, size_t len)
-{
-	struct group gr, *res = NULL;
-	char buf[1024];
-
-	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res != NULL)
-		snprintf(out, len, "%s", gr.gr_name);
-	else
-		snprintf(out, len, "gid %u", (unsigned)gid);
 }
 
 /*
@@ -96,40 +129,27 @@ static void group_name(gid_t gid, char *out, size_t len)
  */
 static int open_admin(const char *path, gid_t gid, const char *group, struct pb_err *err)
 {
-	char who[64];
-	struct stat st, opened;
-	int fd = -1;
+	char who[64], fix[PATH_MAX + 32];
+	struct stat st;
 
 	/* judged before it is opened: a file we may not read still says what is wrong */
-	if (lstat(path, &st) < 0) {
-		pb_fail(err, PB_E_CONFIG, "%s: %s", path, strerror(errno));
+	if (lstat_regular(path, &st, err) < 0)
 		return -1;
+	if (st.st_uid != 0) {
+		pb_user_name(st.st_uid, who, sizeof(who));
+		return pb_fail(err, PB_E_CONFIG, "%s: owned by %s, must be owned by root "
+			       "(chown root:%s %s)", path, who, group, path);
 	}
-	if (!S_ISREG(st.st_mode)) {
-		pb_fail(err, PB_E_CONFIG, "%s: not a regular file", path);
-	} else if (st.st_uid != 0) {
-		user_name(st.st_uid, who, sizeof(who));
-		pb_fail(err, PB_E_CONFIG, "%s: owned by %s, must be owned by root (chown root:%s %s)",
-			path, who, group, path);
-	} else if (st.st_gid != gid) {
-		group_name(st.st_gid, who, sizeof(who));
-		pb_fail(err, PB_E_CONFIG, "%s: group %s, must be %s (chgrp %s %s)", path, who,
-			group, group, path);
-	} else if (st.st_mode & 0137) {
-		pb_fail(err, PB_E_CONFIG, "%s: bad permissions %04o, must be 0640 (chmod 640 %s)",
-			path, (unsigned)(st.st_mode & 07777), path);
-	} else if ((fd = pb_open_regular(path, &opened, err)) < 0) {
-		if (errno == EACCES)
-			pb_fail(err, PB_E_CONFIG, "%s: the service account cannot read it (chmod 640 "
-				"%s)", path, path);
-	} else if (opened.st_dev != st.st_dev || opened.st_ino != st.st_ino) {
-		pb_fail(err, PB_E_CONFIG, "%s: replaced while it was read; try again", path);
-	} else {
-		return fd;
+	if (st.st_gid != gid) {
+		pb_group_name(st.st_gid, who, sizeof(who));
+		return pb_fail(err, PB_E_CONFIG, "%s: group %s, must be %s (chgrp %s %s)", path,
+			       who, group, group, path);
 	}
-	if (fd >= 0)
-		close(fd);
-	return -1;
+	if (st.st_mode & 0137)
+		return pb_fail(err, PB_E_CONFIG, "%s: bad permissions %04o, must be 0640 "
+			       "(chmod 640 %s)", path, (unsigned)(st.st_mode & 07777), path);
+	snprintf(fix, sizeof(fix), "the service account cannot read it (chmod 640 %s)", path);
+	return open_judged(path, &st, fix, err);
 }
 
 /* Parse the credentials file open as fd (closed here) into out. */
@@ -277,24 +297,88 @@ const char *pb_creds_get(const struct pb_creds *c, const char *profile, const ch
  * vendor's `expires` is a time. Messages name the file, profile and field
  * only, never a value (the user may not know a system-held secret).
  */
+/* The line of section [name] in c's file, or 0 (none, or not from a file). */
+static unsigned section_line(const struct pb_creds *c, const char *name)
+{
+	for (size_t i = 0; i < c->nsections; i++)
+		if (strcmp(c->sections[i].name, name) == 0)
+			return c->sections[i].line;
+	return 0;
+}
+
+/* "FILE" or "FILE:LINE" into out. */
+static void where(const struct pb_creds *c, unsigned line, char *out, size_t len)
+{
+	if (line > 0)
+		snprintf(out, len, "%s:%u", c->path, line);
+	else
+		snprintf(out, len, "%s", c->path);
+}
+
+/* No [p] section at all: say so, and name a section that looks like a slip for it. */
+static int no_section(const struct pb_creds *c, const struct pb_profile *p, struct pb_err *err)
+{
+	const char **names = calloc(c->nsections + 1, sizeof(*names));
+	const char *near = NULL;
+
+	for (size_t i = 0; names != NULL && i < c->nsections; i++)
+		names[i] = c->sections[i].name;
+	if (names != NULL)
+		near = pb_closest(p->name, names, c->nsections);
+	free(names);
+	if (near != NULL)
+		return pb_fail(err, PB_E_CONFIG, "%s: no [%s] section (did you mean [%s] at line "
+			       "%u?)", c->path, p->name, near, section_line(c, near));
+	return pb_fail(err, PB_E_CONFIG, "%s: no [%s] section (it needs '%s')", c->path,
+		       p->name, p->nfields > 0 ? p->fields[0] : "?");
+}
+
+/* [p] has no field `field`: say where, and name one of its fields that looks like a slip. */
+static int no_field(const struct pb_creds *c, const struct pb_profile *p, const char *field,
+		    struct pb_err *err)
+{
+	const char **names = calloc(c->n + 1, sizeof(*names));
+	const char *near = NULL;
+	size_t k = 0;
+	char at[PATH_MAX + 16];
+
+	for (size_t i = 0; names != NULL && i < c->n; i++)
+		if (strcmp(c->v[i].profile, p->name) == 0)
+			names[k++] = c->v[i].field;
+	if (names != NULL)
+		near = pb_closest(field, names, k);
+	free(names);
+	where(c, section_line(c, p->name), at, sizeof(at));
+	if (near != NULL)
+		return pb_fail(err, PB_E_CONFIG, "%s: [%s] has no '%s' (did you mean '%s' at line "
+			       "%u?)", at, p->name, field, near, find(c, p->name, near)->line);
+	return pb_fail(err, PB_E_CONFIG, "%s: [%s] has no '%s'", at, p->name, field);
+}
+
 int pb_creds_check(const struct pb_creds *c, const struct pb_profile *p, struct pb_err *err)
 {
-	const char *v;
+	const struct pb_secret *s;
+	char at[PATH_MAX + 16];
 	time_t t;
 
+	if (p->nfields > 0 && c->nsections > 0 && section_line(c, p->name) == 0)
+		return no_section(c, p, err);
 	for (size_t i = 0; i < p->nfields; i++) {
-		v = pb_creds_get(c, p->name, p->fields[i]);
-		if (v == NULL)
-			return pb_fail(err, PB_E_CONFIG, "%s: [%s] has no '%s'",
-				       c->path, p->name, p->fields[i]);
-		if (v[0] == '\0')
-			return pb_fail(err, PB_E_CONFIG, "%s: [%s] has an empty '%s'",
-				       c->path, p->name, p->fields[i]);
+		s = find(c, p->name, p->fields[i]);
+		if (s == NULL)
+			return no_field(c, p, p->fields[i], err);
+		if (s->value[0] == '\0') {
+			where(c, s->line, at, sizeof(at));
+			return pb_fail(err, PB_E_CONFIG, "%s: [%s] has an empty '%s'", at, p->name,
+				       p->fields[i]);
+		}
 	}
-	v = pb_creds_get(c, p->name, "expires");
-	if (p->type == PB_TYPE_STATIC && v != NULL && pb_time_parse(v, &t) < 0)
+	s = find(c, p->name, "expires");
+	if (p->type == PB_TYPE_STATIC && s != NULL && pb_time_parse(s->value, &t) < 0) {
+		where(c, s->line, at, sizeof(at));
 		return pb_fail(err, PB_E_CONFIG, "%s: [%s] 'expires' is not an ISO 8601 time "
-			       "such as 2027-01-31T00:00:00Z", c->path, p->name);
+			       "such as 2027-01-31T00:00:00Z", at, p->name);
+	}
 	return 0;
 }
 
@@ -309,6 +393,9 @@ void pb_creds_free(struct pb_creds *c)
 		pb_wipe_free(c->v[i].value);
 	}
 	free(c->v);
+	for (size_t i = 0; i < c->nsections; i++)
+		free(c->sections[i].name);
+	free(c->sections);
 	free(c->path);
 	memset(c, 0, sizeof(*c));
 }

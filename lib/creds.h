@@ -16,19 +16,28 @@
 
 #include <stddef.h>
 #include <sys/types.h>
-#include "config.h"
+#include "conf.h"
 #include "util.h"
 
 struct pb_secret {
 	char *profile;
 	char *field;
 	char *value;
+	unsigned line;           /* in the file (0: not from a file) */
+};
+
+/* A [section] of a credentials file, for messages (a name, never a secret). */
+struct pb_creds_section {
+	char *name;
+	unsigned line;
 };
 
 struct pb_creds {
 	char *path;              /* where they came from, for messages ("pipe" for the module's) */
 	struct pb_secret *v;
 	size_t n;
+	struct pb_creds_section *sections;   /* as the file has them (none: not from a file) */
+	size_t nsections;
 };
 
 /*
@@ -64,7 +73,12 @@ int pb_creds_add(struct pb_creds *c, const char *profile, const char *field,
 /* NULL when absent. */
 const char *pb_creds_get(const struct pb_creds *c, const char *profile, const char *field);
 
-/* Every field p->fields names is present: else "FILE: [profile] has no 'api_key'". */
+/*
+ * Every field p->fields names is present and not empty. Else, with the
+ * file's line and what looks like a slip: "FILE: no [apivideo] section
+ * (did you mean [api-video] at line 3?)", "FILE:3: [apivideo] has no
+ * 'api_key' (did you mean 'apikey' at line 4?)". Names only, never a value.
+ */
 int pb_creds_check(const struct pb_creds *c, const struct pb_profile *p, struct pb_err *err);
 
 void pb_creds_free(struct pb_creds *c);

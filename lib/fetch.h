@@ -13,7 +13,7 @@
 #ifndef PB_FETCH_H
 #define PB_FETCH_H
 
-#include "config.h"
+#include "conf.h"
 #include "creds.h"
 #include "token.h"
 #include "util.h"

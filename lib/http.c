@@ -29,6 +29,7 @@ struct transfer {
 	struct pb_http_response *resp;
 	void *tag;
 	char *url;               /* for messages */
+	char *ca_file;           /* for messages (NULL: the system's trust store) */
 	long timeout_ms;
 	bool too_big;            /* body went over PB_HTTP_MAX_BODY */
 	bool loopback_only;      /* plain http: refuse any non-loopback address */
@@ -269,6 +270,19 @@ static int setup(const struct pb_http_request *req, struct transfer *t)
 	return rc == CURLE_OK ? 0 : -1;
 }
 
+/*
+ * Did t fail because the certificate chain is not trusted (OpenSSL's
+ * verify result), rather than for a host name that does not match (which
+ * libcurl checks itself, leaving that result X509_V_OK)?
+ */
+static bool untrusted(const struct transfer *t)
+{
+	long result = 0;
+
+	return curl_easy_getinfo(t->easy, CURLINFO_SSL_VERIFYRESULT, &result) == CURLE_OK &&
+	       result != 0;
+}
+
 /* Turn a transport failure into a one-line, secret-free message. */
 static int transport_error(const struct transfer *t, CURLcode cc, struct pb_err *err)
 {
@@ -281,6 +295,12 @@ static int transport_error(const struct transfer *t, CURLcode cc, struct pb_err 
 	if (cc == CURLE_OPERATION_TIMEDOUT)
 		return pb_fail(err, PB_E_TEMP, "%s: timed out after %.1f s", t->url,
 			       (double)t->timeout_ms / 1000.0);
+	if (cc == CURLE_PEER_FAILED_VERIFICATION && untrusted(t))
+		return pb_fail(err, PB_E_TEMP, "%s: %s; %s%s%s", t->url, t->errbuf[0] != '\0'
+			       ? t->errbuf : curl_easy_strerror(cc), t->ca_file != NULL
+			       ? "ca_file " : "a private CA? set ca_file = /path/to/ca.pem in "
+			       "[defaults] or the profile", t->ca_file != NULL ? t->ca_file : "",
+			       t->ca_file != NULL ? " does not vouch for it" : "");
 	return pb_fail(err, PB_E_TEMP, "%s: %s", t->url,
 		       t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(cc));
 }
@@ -299,6 +319,7 @@ static void transfer_free(struct pb_http *h, struct transfer *t)
 	}
 	curl_slist_free_all(t->headers);
 	free(t->url);
+	free(t->ca_file);
 	free(t);
 }
 
@@ -341,9 +362,11 @@ int pb_http_start(struct pb_http *h, const struct pb_http_request *req,
 	t->tag = tag;
 	t->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 5000;
 	t->url = strdup(req->url);
+	t->ca_file = req->ca_file != NULL ? strdup(req->ca_file) : NULL;
 	t->easy = curl_easy_init();
 	t->headers = build_headers(req);
-	if (t->url == NULL || t->easy == NULL || t->headers == NULL || setup(req, t) < 0 ||
+	if (t->url == NULL || (req->ca_file != NULL && t->ca_file == NULL) || t->easy == NULL ||
+	    t->headers == NULL || setup(req, t) < 0 ||
 	    curl_multi_add_handle(h->multi, t->easy) != CURLM_OK) {
 		transfer_free(h, t);
 		return pb_fail(err, PB_E_INTERNAL, "cannot set up an HTTP request (out of memory?)");

@@ -12,7 +12,9 @@
  *     result <profile> <code> <text>\n
  *     end\n
  * A token record carries a bearer token and nothing else: never a secret,
- * never a refresh token. The module passes on token records only.
+ * never a refresh token. The module passes on token records, and the
+ * result records of failures (for the user's P.json, so that `status`
+ * can say why).
  * pam-session -> module (its stdout), one line per profile:
  *     result <profile> <code> <text>\n
  * where <code> is an enum pb_code (0 = a valid token is in place) and <text>

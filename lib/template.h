@@ -13,7 +13,7 @@
 #define PB_TEMPLATE_H
 
 #include <stdbool.h>
-#include "config.h"
+#include "conf.h"
 #include "util.h"
 
 /* Returns the value of field `name`, or NULL if the field has no value. */

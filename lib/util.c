@@ -9,10 +9,12 @@
 #include <locale.h>
 #include <math.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -249,6 +251,84 @@ int pb_user_groups(const char *user, gid_t gid, gid_t **gids, size_t *ngids,
 		}
 		n = want > n ? want : n * 2;   /* glibc says how many; others may not */
 	}
+}
+
+uid_t pb_trusted_uid(void)
+{
+	return (uid_t)getauxval(AT_EUID);
+}
+
+void pb_user_name(uid_t uid, char *out, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
+		snprintf(out, len, "%s", pw.pw_name);
+	else
+		snprintf(out, len, "uid %u", (unsigned)uid);
+}
+
+void pb_group_name(gid_t gid, char *out, size_t len)
+{
+	struct group gr, *res = NULL;
+	char buf[1024];
+
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res != NULL)
+		snprintf(out, len, "%s", gr.gr_name);
+	else
+		snprintf(out, len, "gid %u", (unsigned)gid);
+}
+
+/* One character as "did you mean" compares them: case and '-' / '_' aside. */
+static int fold(char c)
+{
+	return c == '-' ? '_' : tolower((unsigned char)c);
+}
+
+/* The Levenshtein distance of a and b, both at most 64 characters (else a large number). */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (fold(a[i - 1]) != fold(b[j - 1]));
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+const char *pb_closest(const char *word, const char *const *candidates, size_t n)
+{
+	size_t limit = strlen(word) / 3, best_d = SIZE_MAX;
+	const char *best = NULL;
+
+	if (limit < 1)
+		limit = 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t d = candidates[i] != NULL ? edit_distance(word, candidates[i]) : SIZE_MAX;
+
+		if (d <= limit && d < best_d) {
+			best_d = d;
+			best = candidates[i];
+		}
+	}
+	return best;
 }
 
 long pb_clamp_retry_after(long long seconds)

@@ -130,6 +130,27 @@ bool pb_has_ctrl(const char *s);
 int pb_user_groups(const char *user, gid_t gid, gid_t **gids, size_t *ngids,
 		   struct pb_err *err);
 
+/*
+ * The one uid besides root whose files a privileged reader trusts: the
+ * effective uid this process was started with, from the kernel's
+ * auxiliary vector, whatever a preloaded test wrapper (uid_wrapper)
+ * pretends. For sshd, login, gdm and su (setuid root) that is root; for
+ * bearer-token run by a user, the user.
+ */
+uid_t pb_trusted_uid(void);
+
+/* A user's name for messages: "alice", else "uid 1000" (no passwd entry). */
+void pb_user_name(uid_t uid, char *out, size_t len);
+/* A group's name for messages: "staff", else "gid 50". */
+void pb_group_name(gid_t gid, char *out, size_t len);
+
+/*
+ * "Did you mean": the candidate closest to word (edit distance, case and
+ * '-' / '_' ignored), when it is close enough to be a slip (at most a
+ * third of the word's length, at least 1); NULL when none is.
+ */
+const char *pb_closest(const char *word, const char *const *candidates, size_t n);
+
 /* Profile / vendor / field names: [A-Za-z0-9_.-], 1..64 chars, no leading '.' */
 bool pb_valid_name(const char *s);
 

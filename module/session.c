@@ -28,16 +28,19 @@
 #include <security/pam_ext.h>
 #include <security/pam_modutil.h>
 
-#include "config.h"
+#include "conf.h"
 #include "ctl.h"
 #include "proto.h"
 #include "session.h"
 #include "spawn.h"
 #include "store.h"
+#include "userdir.h"
 
 #define GRACE_MS 100            /* past the deadline, before we kill the helper */
 #define NOTIFY_MS 500           /* a refresher that does not answer by then is skipped */
 #define SESSION_DATA "pam_bearer_session"
+/* pam_set_data: the stand-in runtime dir this session uses, on a host without logind */
+#define USERDIR_DATA "pam_bearer_userdir"
 
 /* Everything one open_session works with. */
 struct session {
@@ -129,17 +132,51 @@ static int select_profiles(struct session *s)
 	return PAM_SUCCESS;
 }
 
+/* pam_set_data's cleanup for the strings we keep */
+static void free_string_data(pam_handle_t *pamh, void *data, int status)
+{
+	(void)pamh;
+	(void)status;
+	free(data);
+}
+
+/*
+ * A host without logind: the stand-in runtime dir (userdir.h), made and
+ * marked for this session, and kept for close_session.
+ */
+static int use_userdir(struct session *s)
+{
+	char *copy;
+
+	if (pb_userdir_open(s->pamh, &s->cfg, s->pw, s->session, s->runtime_dir,
+			    sizeof(s->runtime_dir)) < 0)
+		return PAM_IGNORE;
+	debug(s, "no /run/user/%u (no logind): tokens in %s/bearer", (unsigned)s->pw->pw_uid,
+	      s->runtime_dir);
+	copy = strdup(s->runtime_dir);
+	if (copy == NULL || pam_set_data(s->pamh, USERDIR_DATA, copy, free_string_data) !=
+	    PAM_SUCCESS) {
+		pb_userdir_close(s->pamh, s->runtime_dir, s->pw, s->session);
+		free(copy);
+		return PAM_BUF_ERR;
+	}
+	return PAM_SUCCESS;
+}
+
 /*
  * The user's runtime dir: the PAM environment's XDG_RUNTIME_DIR (set by
  * pam_systemd), else /run/user/UID, from the uid and never the name. It
  * must be a real directory owned by the user; we never create it (logind
- * owns it, and `su` to a user without a session has none).
+ * owns it). When there is none at all (no logind, or `su` to a user
+ * without a session), the stand-in of userdir.h; one that is there but
+ * not the user's, or an XDG_RUNTIME_DIR that points nowhere, gets nothing.
  */
-static int find_runtime_dir(struct session *s)
+static int find_runtime_dir(struct session *s, bool opening)
 {
 	const char *env = pam_getenv(s->pamh, "XDG_RUNTIME_DIR");
+	const void *userdir = NULL;
 	struct stat st;
-	int fd;
+	int fd, saved;
 
 	if (env != NULL && env[0] == '/')
 		snprintf(s->runtime_dir, sizeof(s->runtime_dir), "%s", env);
@@ -147,14 +184,22 @@ static int find_runtime_dir(struct session *s)
 		snprintf(s->runtime_dir, sizeof(s->runtime_dir), "/run/user/%u",
 			 (unsigned)s->pw->pw_uid);
 	fd = open(s->runtime_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != s->pw->pw_uid) {
+	saved = errno;
+	if (fd < 0 && saved == ENOENT && (env == NULL || env[0] != '/')) {
+		if (!opening && pam_get_data(s->pamh, USERDIR_DATA, &userdir) == PAM_SUCCESS &&
+		    userdir != NULL)
+			snprintf(s->runtime_dir, sizeof(s->runtime_dir), "%s", (const char *)userdir);
+		else if (!opening || use_userdir(s) != PAM_SUCCESS)
+			return PAM_IGNORE;
+	} else if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != s->pw->pw_uid) {
 		pam_syslog(s->pamh, LOG_NOTICE, "no usable runtime dir %s for %s (%s): no tokens",
-			   s->runtime_dir, s->user, fd < 0 ? strerror(errno) : "not owned by the user");
+			   s->runtime_dir, s->user, fd < 0 ? strerror(saved) : "not owned by the user");
 		if (fd >= 0)
 			close(fd);
 		return PAM_IGNORE;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (snprintf(s->token_dir, sizeof(s->token_dir), "%s/bearer", s->runtime_dir) >=
 	    (int)sizeof(s->token_dir))
 		return PAM_IGNORE;
@@ -307,15 +352,8 @@ static int prepare_state_dir(struct session *s)
 	}
 	snprintf(parent, sizeof(parent), "%s", dir);
 	*strrchr(parent, '/') = '\0';
-	/* (chmod: the host's umask, pam_umask's 077 say, must not make it unreachable) */
-	if (mkdir(parent, 0755) == 0 ? chmod(parent, 0755) < 0 : errno != EEXIST)
-		goto fail;
-	if (lstat(parent, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-	    (st.st_mode & 022)) {
-		pam_syslog(s->pamh, LOG_ERR, "%s must be a directory of root's, not writable by "
-			   "others", parent);
+	if (pb_root_dir(s->pamh, parent) < 0)
 		return -1;
-	}
 	if (mkdir(dir, 0700) == 0 && chown(dir, s->run->svc->pw_uid, s->run->svc_gid) < 0)
 		goto fail;
 	if (lstat(dir, &st) < 0)
@@ -383,7 +421,8 @@ static bool start_system(struct session *s, const char *deadline, const char **a
 /*
  * What pam-system said: its failures are logged and judged here, its
  * tokens queued (re-encoded after checking) for the user's helper, whose
- * stdin is then closed.
+ * stdin is then closed. The failures go along too (one line, never a
+ * secret), so that the user's `status` can say why a profile has no token.
  */
 static void pass_tokens(struct session *s)
 {
@@ -402,6 +441,8 @@ static void pass_tokens(struct session *s)
 
 			/* the system store is the admin's: a missing or bad file is theirs to fix */
 			count(r, code == PB_E_CONFIG ? PB_E_INTERNAL : code);
+			if (rec.code != PB_OK)
+				(void)pb_proto_put_result(&tokens, rec.profile, rec.code, rec.text);
 		}
 		else if (pb_proto_put_token(&tokens, rec.profile, &rec.tok) < 0)
 			count(r, PB_E_INTERNAL);
@@ -544,13 +585,6 @@ done:
 	return rc;
 }
 
-static void free_session_data(pam_handle_t *pamh, void *data, int status)
-{
-	(void)pamh;
-	(void)status;
-	free(data);
-}
-
 /*
  * Name this session for the refresher: the PAM host's pid (the refresher
  * watches it with a pidfd, so a session that ends without close_session
@@ -571,7 +605,7 @@ static int name_session(struct session *s)
 	copy = strdup(s->session);
 	if (copy == NULL)
 		return PAM_BUF_ERR;
-	if (pam_set_data(s->pamh, SESSION_DATA, copy, free_session_data) != PAM_SUCCESS) {
+	if (pam_set_data(s->pamh, SESSION_DATA, copy, free_string_data) != PAM_SUCCESS) {
 		free(copy);
 		return PAM_BUF_ERR;
 	}
@@ -585,8 +619,8 @@ int pb_session_open(pam_handle_t *pamh, const struct pb_options *o)
 	int rc;
 
 	if ((rc = identify_user(&s)) != PAM_SUCCESS || (rc = load_config(&s)) != PAM_SUCCESS ||
-	    (rc = select_profiles(&s)) != PAM_SUCCESS || (rc = find_runtime_dir(&s)) != PAM_SUCCESS ||
-	    (rc = name_session(&s)) != PAM_SUCCESS)
+	    (rc = select_profiles(&s)) != PAM_SUCCESS || (rc = name_session(&s)) != PAM_SUCCESS ||
+	    (rc = find_runtime_dir(&s, true)) != PAM_SUCCESS)
 		goto done;
 	snprintf(env, sizeof(env), "BEARER_TOKEN_DIR=%s", s.token_dir);
 	if (pam_putenv(pamh, env) != PAM_SUCCESS) {
@@ -613,27 +647,32 @@ int pb_session_close(pam_handle_t *pamh, const struct pb_options *o)
 	PAM_MODUTIL_DEF_PRIVS(privs);
 	struct session s = { .pamh = pamh, .o = o };
 	struct pb_store st = { .dirfd = -1 };
-	const void *session = NULL;
+	const void *session = NULL, *userdir = NULL;
 
 	/*
 	 * Nothing is deleted: other sessions of the user may still use the
 	 * tokens, and logind removes the runtime dir after the last one. The
-	 * refresher is told, and stops after the last session.
+	 * refresher is told, and stops after the last session. On a host
+	 * without logind, the last session removes the stand-in (userdir.h).
 	 */
-	if (o->nodaemon || pam_get_data(pamh, SESSION_DATA, &session) != PAM_SUCCESS ||
-	    session == NULL || identify_user(&s) != PAM_SUCCESS ||
-	    find_runtime_dir(&s) != PAM_SUCCESS)
+	if (pam_get_data(pamh, SESSION_DATA, &session) != PAM_SUCCESS || session == NULL ||
+	    identify_user(&s) != PAM_SUCCESS || find_runtime_dir(&s, false) != PAM_SUCCESS)
 		goto done;
-	if (pam_modutil_drop_priv(pamh, &privs, s.pw) != 0)
-		goto done;
-	if (pb_store_open(s.runtime_dir, s.pw->pw_uid, false, &st, NULL) == 0 &&
-	    notify_refresher(&st, PB_CTL_SESSION_CLOSE, session, NOTIFY_MS) < 0 && o->debug)
-		pam_syslog(pamh, LOG_DEBUG, "no refresher answered at session close");
-	pb_store_close(&st);
-	if (pam_modutil_regain_priv(pamh, &privs) != 0)
-		pam_syslog(pamh, LOG_CRIT, "cannot regain privileges");
+	if (!o->nodaemon && pam_modutil_drop_priv(pamh, &privs, s.pw) == 0) {
+		if (pb_store_open(s.runtime_dir, s.pw->pw_uid, false, &st, NULL) == 0 &&
+		    notify_refresher(&st, PB_CTL_SESSION_CLOSE, session, NOTIFY_MS) < 0 &&
+		    o->debug)
+			pam_syslog(pamh, LOG_DEBUG, "no refresher answered at session close");
+		pb_store_close(&st);
+		if (pam_modutil_regain_priv(pamh, &privs) != 0) {
+			pam_syslog(pamh, LOG_CRIT, "cannot regain privileges");
+			goto done;
+		}
+	}
+	if (pam_get_data(pamh, USERDIR_DATA, &userdir) == PAM_SUCCESS && userdir != NULL)
+		pb_userdir_close(pamh, userdir, s.pw, session);
 done:
 	if (o->debug)
-		pam_syslog(pamh, LOG_DEBUG, "session closed; tokens stay for other sessions");
+		pam_syslog(pamh, LOG_DEBUG, "session closed");
 	return PAM_SUCCESS;
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # tests/e2e/su.sh - `su -l USER -c CMD` with the installed pam_bearer
-# (root only; see fixture.sh).
+# (root only; see fixture.sh), with /run/user/UID and, on a host without
+# logind, with none.
 #
 # su takes no PAM service name of our choosing: with -l it uses
 # /etc/pam.d/su-l. The test gives su a copy of that file with one more
@@ -57,6 +58,34 @@ expect_exit 0 su_l "$E2E_BEARER_TOKEN --config $BEARER_CONFIG get apivideo"
 assert_eq "$OUT" "$TOKEN" "bearer-token get in a second su -l: the same token"
 assert_eq "$(mock_count /auth/api-key)" 1 "the second su -l made no exchange (tokens still valid)"
 check_refresher_gone "the second su -l returned"
+
+# ------------------------------------------------------------- a host without logind
+# (issue 13) No /run/user/UID: the module makes the stand-in
+# /run/pam_bearer/users/UID, the user's 0700, with the tokens in its
+# bearer/, and removes it when su -l returns; it never makes /run/user/UID.
+if [ -d /run/systemd/system ]; then
+	echo "# systemd runs here: pam_systemd makes /run/user/$E2E_UID; no-logind part skipped"
+else
+	rm -rf "/run/user/$E2E_UID"
+	STANDIN=/run/pam_bearer/users/$E2E_UID
+	TOKDIR=$STANDIN/bearer
+	E2E_RUNDIRS="$E2E_RUNDIRS $STANDIN /run/pam_bearer/users/.$E2E_UID.sessions"
+	mock_ctl /_mock/reset
+	hold_open su2 su_l "$(session_cmd); echo; echo READY; read -r _ || :"
+	ok "su -l $E2E_USER with no /run/user/$E2E_UID"
+	assert_contains "$OUT" "dir=$TOKDIR" "BEARER_TOKEN_DIR=$TOKDIR in the su -l session"
+	assert_eq "$(stat -c '%u %a' "$STANDIN" 2>&1)" "$E2E_UID 700" "$STANDIN: the user's, 0700"
+	check_tokens
+	check_whoami "$OUT"
+	check_refresher
+	[ ! -e "/run/user/$E2E_UID" ] || fail "the module made /run/user/$E2E_UID"
+	ok "no /run/user/$E2E_UID made"
+	hold_close
+	assert_eq "$RC" 0 "su -l (no logind) ends cleanly"
+	check_refresher_gone "su -l (no logind) returned"
+	[ ! -e "$STANDIN" ] || fail "$STANDIN still there after the last logout: $(ls -la "$STANDIN" 2>&1)"
+	ok "$STANDIN removed at the last logout"
+fi
 
 if [ ! -f "$T/su-l.orig" ]; then
 	assert_not_contains "$(<"$SU_L")" pam_bearer "the machine's $SU_L was never changed"

@@ -204,9 +204,10 @@ start_mock SELF --cert "$T/self.pem" --key "$T/self.key"
 profile_del $P base_url
 profile_set $P base_url "https://127.0.0.1:$SELF_PORT"
 sed -i '/^ca_file *=/d' "$BEARER_CONFIG"
-row tls-self-signed $P 1 "$P: .*(certificate|SSL|TLS)" bt refresh $P
+row tls-self-signed $P 1 "$P: .*(certificate|SSL|TLS).*; a private CA\? set ca_file = " bt refresh $P
 sed -i "s|^\[defaults\]\$|[defaults]\nca_file = $T/ca.pem|" "$BEARER_CONFIG"
-row tls-self-signed-ca-file $P 1 "$P: .*(certificate|SSL|TLS)" bt refresh $P
+row tls-self-signed-ca-file $P 1 "$P: .*(certificate|SSL|TLS).*; ca_file $T/ca.pem does not vouch for it" \
+	bt refresh $P
 (cd "$T" && "$OPENSSL" req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout wrong.key \
 	-out wrong.csr -subj "/CN=example.com" &&
 	"$OPENSSL" x509 -req -in wrong.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out wrong.pem \
@@ -215,6 +216,7 @@ start_mock WRONG --cert "$T/wrong.pem" --key "$T/wrong.key"
 profile_del $P base_url
 profile_set $P base_url "https://127.0.0.1:$WRONG_PORT"
 row tls-wrong-host $P 1 "$P: .*(certificate|name|host|SSL)" bt refresh $P
+assert_not_contains "$ERR" "ca_file" "tls-wrong-host: no ca_file hint for a name that does not match"
 profile_del $P base_url
 profile_set $P base_url http://192.0.2.1
 t0=${EPOCHREALTIME/./}
@@ -262,7 +264,8 @@ sed -i '/^\[profile apivideo\]/,/^$/s/^base_url = .*/base_url = ftp:\/\/127.0.0.
 crow config-ftp-url "$BAD:[0-9]+: .*base_url"
 cp "$BEARER_CONFIG" "$BAD"
 chmod 0666 "$BAD"
-row config-world-writable $P 3 "$BAD: must not be writable by group or others" bt --config "$BAD" refresh $P
+row config-world-writable $P 3 "$BAD: mode 0666, must not be writable by group or others \\(chmod go-w $BAD\\)" \
+	bt --config "$BAD" refresh $P
 
 # ------------------------------------------------------- 8. the credentials file
 cp -p "$CREDS" "$T/credentials.good"
@@ -276,7 +279,7 @@ mv "$CREDS" "$T/creds.real"; ln -s "$T/creds.real" "$CREDS"
 row creds-symlink $P 3 "$CREDS: is a symlink, refusing it" bt refresh $P
 restore_creds; rm -f "$T/creds.real"
 sed -i '/^\[unith\]/,/^$/d' "$CREDS"
-row creds-missing-section unith 3 "$CREDS: \[unith\] has no 'email'" bt refresh unith
+row creds-missing-section unith 3 "$CREDS: no \[unith\] section \\(it needs 'email'\\)" bt refresh unith
 restore_creds
 sed -i 's/^secret_key = .*/&\nsecret_key = again/' "$CREDS"
 row creds-duplicate-key unith 3 "$CREDS:[0-9]+: duplicate key 'secret_key'" bt refresh unith
@@ -303,7 +306,7 @@ foreign_run() {
 	fi
 }
 echo "# foreign ownership by: $([ "$ME" -eq 0 ] && echo chown || { [ -n "$USERNS" ] && echo 'a user namespace' || echo 'the fault shim'; })"
-row creds-foreign-owned $P 3 "$CREDS: owned by uid [0-9]+, must be owned by uid [0-9]+" \
+row creds-foreign-owned $P 3 "$CREDS: owned by [^ ]+, must be owned by [^ ]+ \\(chown [^ ]+ $CREDS\\)" \
 	foreign_run "$CREDS" /etc/passwd "$BEARER_TOKEN_BIN" refresh $P
 
 # ------------------------------------------------------- 9. the token dir

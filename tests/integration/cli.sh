@@ -13,7 +13,8 @@ for c in get status refresh check-config --header --json --min-valid --config; d
 	assert_contains "$help" "$c" "--help mentions $c"
 done
 # the exit codes, each beside words that say what it means
-for pair in '0:succe|ok' '1:vendor|network' '2:usage' '3:config' '4:refuse|credential' '5:token|store|dir' '6:internal'; do
+for pair in '0:succe|ok' '1:vendor|network' '2:usage' '3:config' '4:refuse|credential' '5:token|store|dir' '6:internal' \
+	'7:status.*no valid token' '8:status.*no profile applies'; do
 	printf '%s\n' "$help" | grep -qiE "^[[:space:]]*${pair%%:*}[[:space:]:=-].*(${pair#*:})" ||
 		fail "--help does not document exit code ${pair%%:*} (${pair#*:})"
 	ok "--help documents exit code ${pair%%:*}"
@@ -49,6 +50,9 @@ assert_lines "$ERR" 1 "unknown profile: one line"
 assert_match "$ERR" '^bearer-token: .*nosuchprofile' "unknown profile named in the message"
 [ ! -e "$TOKDIR/nosuchprofile.json" ] || fail "unknown profile got a .json"
 run_cmd bt refresh nosuchprofile
+run_cmd bt get api-vidoe
+assert_contains "$ERR" "no profile named 'api-vidoe' (did you mean 'apivideo'?)" "a slip in a profile name: did you mean"
+assert_not_contains "$(bt get nosuchprofile 2>&1)" "did you mean" "no 'did you mean' for a name like none"
 case $RC in 2 | 3) ok "refresh nosuchprofile exits $RC" ;; *) fail "refresh nosuchprofile exits $RC" ;; esac
 
 echo "# check-config"
@@ -162,7 +166,8 @@ expect_exit 0 bt get unith
 mock_config '{"lifetime": 3600}'
 expect_exit 0 bt get apivideo
 sleep 2.2
-expect_exit 0 bt status
+# unith expired and oauth2 never fetched: not every profile is valid (7)
+expect_exit 7 bt status
 for p in apivideo unith rythmex-jwt rythmex-apitoken hautai hautai-login oauth2 acme; do
 	printf '%s\n' "$OUT" | grep -q "^${p}[[:space:]]" || fail "status lists no line for $p"
 done
@@ -170,7 +175,12 @@ ok "status lists every profile"
 assert_match "$(printf '%s\n' "$OUT" | grep '^apivideo[[:space:]]')" '[[:space:]]valid[[:space:]]' "status: apivideo valid"
 assert_match "$(printf '%s\n' "$OUT" | grep '^unith[[:space:]]')" '[[:space:]]expired' "status: unith expired"
 assert_not_contains "$(printf '%s\n' "$OUT" | grep '^oauth2[[:space:]]')" ' valid ' "status: oauth2 (never fetched) not valid"
-expect_exit 0 bt status --json
+assert_contains "$(printf '%s\n' "$OUT" | grep -A3 '^oauth2[[:space:]]')" \
+	"not valid: no token yet: 'bearer-token get oauth2' fetches one" "status: why oauth2 is not valid, and the fix"
+assert_contains "$(printf '%s\n' "$OUT" | grep -A3 '^unith[[:space:]]')" \
+	"not valid: expired: 'bearer-token get unith' renews it" "status: why unith is not valid, and the fix"
+assert_not_contains "$(printf '%s\n' "$OUT" | grep -A1 '^apivideo[[:space:]]')" "not valid" "status: no reason for a valid token"
+expect_exit 7 bt status --json
 printf '%s' "$OUT" >"$T/status.json"
 "$PYTHON3" - "$T/status.json" "$TOKDIR" <<'EOF' || fail "status --json is wrong"
 import json, sys
@@ -188,6 +198,9 @@ assert a["state"] == "valid" and a["vendor"] == "apivideo", a
 assert a["expires_at"] == disk["expires_at"] and a["obtained_at"] == disk["obtained_at"], (a, disk)
 assert ps["unith"]["state"] == "expired", ps["unith"]
 assert ps["oauth2"]["state"] != "valid" and ps["oauth2"]["expires_at"] is None, ps["oauth2"]
+assert a["reason"] is None, a
+assert "no token yet" in ps["oauth2"]["reason"], ps["oauth2"]
+assert "expired" in ps["unith"]["reason"], ps["unith"]
 EOF
 ok "status --json: every profile, right states and times"
 expect_exit 0 bt get unith
@@ -202,6 +215,16 @@ for p in apivideo unith rythmex-jwt rythmex-apitoken hautai hautai-login oauth2 
 	[ "${J[state]}" = valid ] || fail "$p not valid after refresh"
 done
 ok "refresh: a line per profile, all valid"
+expect_exit 0 bt status
+assert_not_contains "$OUT" "not valid" "status, every profile valid: exit 0, no reasons"
+cp "$BEARER_CONFIG" "$T/other.conf"
+sed -i 's/^\[profile \(.*\)\]$/[profile \1]\nusers = somebody-else/' "$T/other.conf"
+run_cmd bt --config "$T/other.conf" status
+assert_eq "$RC" 8 "status with no profile that applies exits 8"
+assert_match "$ERR" "^bearer-token: no profile of $T/other.conf applies to " "and says so, naming the config"
+run_cmd bt --config "$T/other.conf" status --json
+assert_eq "$RC" 8 "status --json with no profile that applies exits 8"
+assert_eq "$(printf '%s' "$OUT" | tr -d ' \n')" '{"profiles":[]}' "status --json: an empty list"
 mock_fault /auth/token bad-creds
 mock_fault /oauth/token 503
 run_cmd bt refresh

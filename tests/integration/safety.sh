@@ -160,9 +160,9 @@ ok "ctrl-token refused, nothing written"
 mock_fault /oauth/token none
 
 echo "# secrets never leak"
+xrun 0 bt refresh
 xrun 0 bt status
 xrun 0 bt status --json
-xrun 0 bt refresh
 xrun 0 bt check-config
 for s in $SECRETS; do
 	[ "$s" = "$HAUTAI_TOKEN" ] && continue   # hautai's token is the token itself

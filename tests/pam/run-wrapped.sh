@@ -160,6 +160,8 @@ profile() { # NAME VENDOR BASE_URL [extra lines]
 }
 { defaults; profile apivideo apivideo "$MOCK"; profile unith unith "$MOCK"; } >"$T/conf/main.conf"
 { defaults; profile apivideo apivideo "https://127.0.0.1:$CLOSED_PORT"; } >"$T/conf/down.conf"
+# a host without logind: the stand-in runtime dirs go to T/pb/users
+{ defaults "broker_socket = $T/pb/broker.sock"; profile apivideo apivideo "$MOCK"; } >"$T/conf/nologind.conf"
 { defaults; profile apivideo apivideo "$MOCK" "users = bob" "groups = nosuchgroup"; } >"$T/conf/onlybob.conf"
 # a profile the refresher started from main.conf does not know (so a
 # session with it takes the slow path while that refresher runs)
@@ -221,7 +223,7 @@ service pb_badonerror "$R" "config=$C/main.conf profiles=apivideo nodaemon onerr
 service pb_minuid     "$R" "config=$C/main.conf profiles=apivideo nodaemon debug minimum_uid=$((AU + 1))"
 service pb_ignoreroot "$R" "config=$C/main.conf profiles=apivideo nodaemon debug ignore_root"
 service pb_norundir   "$T/run/missing-$AU" "config=$C/main.conf profiles=apivideo nodaemon"
-service pb_noenv      -   "config=$C/main.conf profiles=apivideo nodaemon"
+service pb_noenv      -   "config=$C/nologind.conf nodaemon"
 service pb_linkrundir "$T/run/link-$AU" "config=$C/main.conf profiles=apivideo nodaemon"
 # with the refresher (no nodaemon): the session-lifecycle tests
 service pb_daemon       "$R" "config=$C/main.conf profiles=apivideo"

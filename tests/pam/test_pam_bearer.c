@@ -970,6 +970,19 @@ static void test_system_secret(void **state)
 	unlink(where);
 	sess_open(&s, "pb_sys", "alice", PAM_SESSION_ERR);
 	assert_log_has(s.log, "sysvideo", "credentials.d/alice");
+	/* and the user's status can tell why: P.json says so (issue 13) */
+	tok_path(where, sizeof(where), "sysvideo", "json");
+	{
+		size_t len = 0;
+		char *body = read_all(where, &len);
+
+		if (body == NULL || !mem_has(body, len, "\"error\"") ||
+		    !mem_has(body, len, "system credential missing or unusable: ask your admin") ||
+		    !mem_has(body, len, "credentials.d/alice"))
+			fail_msg("sysvideo.json does not say the system credential is missing: %s",
+				 body != NULL ? body : "(no file)");
+		free(body);
+	}
 	sess_end(&s, false);
 }
 
@@ -1214,14 +1227,13 @@ static void test_unknown_user(void **state)
 }
 
 /*
- * (10) No runtime dir (no logind, or su): PAM_IGNORE with a log line naming
- * the dir, and the module never creates it: neither the one in
- * XDG_RUNTIME_DIR nor the /run/user/<uid> fallback.
+ * (10) A runtime dir that XDG_RUNTIME_DIR names but is not there: PAM_IGNORE
+ * with a log line naming it, and the module never creates it.
  */
 static void test_no_runtime_dir(void **state)
 {
 	struct sess s;
-	char missing[PATH_MAX], fallback[64];
+	char missing[PATH_MAX];
 	(void)state;
 
 	xsnprintf(missing, sizeof(missing), "%s/run/missing-%u", T, (unsigned)U);
@@ -1231,22 +1243,69 @@ static void test_no_runtime_dir(void **state)
 	assert_no_helper(&s);
 	sess_end(&s, false);
 	assert_false(exists(missing));
-
-	xsnprintf(fallback, sizeof(fallback), "/run/user/%u", (unsigned)U);
-	if (exists(fallback)) {
-		print_message("# %s exists on this host: fallback part skipped\n", fallback);
-	} else {
-		sess_open(&s, "pb_noenv", "alice", PB_IGNORED);
-		assert_log_has(s.log, fallback);
-		assert_no_tokdir_env(&s);
-		assert_no_helper(&s);
-		sess_end(&s, false);
-		if (exists(fallback)) {
-			rmdir(fallback);
-			fail_msg("the module created %s", fallback);
-		}
-	}
 	assert_int_equal(mock_total(), 0);
+}
+
+/* Is path a dir of uid's with this mode? */
+static void assert_dir(const char *path, uid_t uid, mode_t mode)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		fail_msg("%s is not a dir", path);
+	if (st.st_uid != uid || (st.st_mode & 07777) != mode)
+		fail_msg("%s: uid %u mode %04o, want uid %u mode %04o", path, (unsigned)st.st_uid,
+			 (unsigned)(st.st_mode & 07777), (unsigned)uid, (unsigned)mode);
+}
+
+/*
+ * (10b, issue 13) A host without logind (no XDG_RUNTIME_DIR, no
+ * /run/user/<uid>): the module makes the stand-in T/pb/users/<uid> (the
+ * users/ dir beside the config's broker socket), the user's, 0700, the
+ * tokens in its bearer/, and exports BEARER_TOKEN_DIR there; it never
+ * creates /run/user/<uid>. Sessions are counted: the first close leaves
+ * the dir to the second session, the last close removes it.
+ */
+static void test_no_logind(void **state)
+{
+	struct sess a, b;
+	char logind[64], users[PATH_MAX], dir[PATH_MAX], tok[PATH_MAX], marks[PATH_MAX];
+	const char *env;
+	char *token;
+	size_t len = 0;
+	(void)state;
+
+	xsnprintf(logind, sizeof(logind), "/run/user/%u", (unsigned)U);
+	if (exists(logind)) {
+		print_message("# SKIP no logind: %s exists on this host\n", logind);
+		skip();
+	}
+	xsnprintf(users, sizeof(users), "%s/pb/users", T);
+	xsnprintf(dir, sizeof(dir), "%s/%u", users, (unsigned)U);
+	xsnprintf(tok, sizeof(tok), "%s/bearer/apivideo.token", dir);
+	xsnprintf(marks, sizeof(marks), "%s/.%u.sessions", users, (unsigned)U);
+
+	sess_open(&a, "pb_noenv", "alice", PAM_SUCCESS);
+	assert_dir(dir, U, 0700);
+	assert_dir(users, ROOT ? 0 : getuid(), 0755);
+	token = read_all(tok, &len);
+	if (token == NULL || len == 0)
+		fail_msg("no token at %s", tok);
+	free(token);
+	env = env_get(a.env, "BEARER_TOKEN_DIR");
+	if (env == NULL || strncmp(env, dir, strlen(dir)) != 0 || strcmp(env + strlen(dir), "/bearer"))
+		fail_msg("BEARER_TOKEN_DIR=%s, want %s/bearer", env ? env : "(unset)", dir);
+	assert_false(exists(logind));
+
+	sess_open(&b, "pb_noenv", "alice", PAM_SUCCESS);
+	assert_int_equal(mock_total(), 1);      /* the second session: the token on disk */
+	sess_end(&a, true);
+	if (!exists(tok))
+		fail_msg("the first close removed %s while another session uses it", dir);
+	sess_end(&b, true);
+	if (exists(dir) || exists(marks))
+		fail_msg("%s (or its session markers) still there after the last close", dir);
+	assert_false(exists(logind));
 }
 
 /*
@@ -1799,6 +1858,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ignore_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_runtime_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_logind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_dir_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_dir_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_dir_symlink, setup, teardown),

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "config.h"
+#include "conf.h"
 #include "creds.h"
 
 #define VENDORS TESTS_SRCDIR "/../vendors"
@@ -652,7 +652,10 @@ static void test_error_keys(void **state)
 		   ":2: base_url is not allowed in [defaults] (only in [vendor] and [profile])");
 	load_fails(fx, "[vendor x]\ntimeout = 1\n",
 		   ":2: timeout is not allowed in [vendor] (only in [defaults] and [profile])");
-	load_fails(fx, "[defaults]\nTimeout = 1\n", ":2: unknown key 'Timeout' in [defaults]");
+	load_fails(fx, "[defaults]\nTimeout = 1\n",
+		   ":2: unknown key 'Timeout' in [defaults] (did you mean 'timeout'?)");
+	load_fails(fx, "[profile p]\nvendor = apivideo\nrefresh_ta = 0.5\n",
+		   ":3: unknown key 'refresh_ta' in [profile p] (did you mean 'refresh_at'?)");
 	{
 		char text[512], rest[512], name[130];
 
@@ -680,12 +683,13 @@ static void test_error_values(void **state)
 		{ "refresh_at = 0", "refresh_at: '0' is not a fraction in (0, 1)" },
 		{ "type = foo", "type: 'foo' is not exchange or static" },
 		{ "base_url = ftp://x", "base_url: 'ftp://x' is not an http:// or https:// URL" },
-		{ "base_url = https://", "base_url: 'https://' is not an http:// or https:// URL" },
-		{ "base_url = https://a b", "base_url: 'https://a b' is not an http:// or https:// URL" },
+		{ "base_url = https://", "base_url: 'https://' has no host after the scheme" },
+		{ "base_url = https://a b", "base_url: 'https://a b' holds a space or tab (a URL has "
+		  "none; write %20 where one is meant)" },
 		{ "token.url = auth/token", "token.url: 'auth/token' is not a path starting with '/' "
 					    "or an http(s):// URL" },
-		{ "refresh.url = /a b", "refresh.url: '/a b' is not a path starting with '/' "
-					"or an http(s):// URL" },
+		{ "refresh.url = /a b", "refresh.url: '/a b' holds a space or tab (a URL has none; "
+					"write %20 where one is meant)" },
 		{ "token.format = raw", "token.format: 'raw' is not json or form" },
 		{ "refresh.format = JSON", "refresh.format: 'JSON' is not json or form" },
 		{ "response.token = a..b", "response.token: 'a..b' is not a response path such as "
@@ -770,7 +774,13 @@ static void test_error_unknown_vendor(void **state)
 {
 	load_fails(*state, "[profile p]\n\nvendor = nope\n",
 		   ":3: [profile p]: unknown vendor 'nope' (no [vendor nope] section, no preset "
-		   VENDORS "/nope.conf)");
+		   VENDORS "/nope.conf; presets: apivideo, hautai, hautai-login, oauth2, "
+		   "rythmex-apitoken, rythmex-jwt, unith)");
+	/* a slip gets a "did you mean" */
+	load_fails(*state, "[profile p]\nvendor = api-video\n",
+		   ":2: [profile p]: unknown vendor 'api-video' (did you mean apivideo? no [vendor "
+		   "api-video] section, no preset " VENDORS "/api-video.conf; presets: apivideo, "
+		   "hautai, hautai-login, oauth2, rythmex-apitoken, rythmex-jwt, unith)");
 }
 
 static void test_error_no_base_url(void **state)
@@ -926,7 +936,7 @@ static void test_error_config_file(void **state)
 	struct fixture *fx = *state;
 	struct pb_err err = { 0 };
 	struct pb_config cfg;
-	char link[160];
+	char link[160], rest[512];
 
 	assert_int_equal(pb_config_load(fx->conf, VENDORS, CREDS_DIR, &cfg, &err), -1);
 	assert_int_equal(err.code, PB_E_CONFIG);
@@ -934,10 +944,14 @@ static void test_error_config_file(void **state)
 
 	write_file(fx->conf, "[profile p]\nvendor = apivideo\n", 0664);
 	assert_int_equal(pb_config_load(fx->conf, VENDORS, CREDS_DIR, &cfg, &err), -1);
-	assert_msg(err.msg, fx->conf, ": must not be writable by group or others");
+	snprintf(rest, sizeof(rest), ": mode 0664, must not be writable by group or others "
+		 "(chmod go-w %s)", fx->conf);
+	assert_msg(err.msg, fx->conf, rest);
 	assert_int_equal(chmod(fx->conf, 0602), 0);
 	assert_int_equal(pb_config_load(fx->conf, VENDORS, CREDS_DIR, &cfg, &err), -1);
-	assert_msg(err.msg, fx->conf, ": must not be writable by group or others");
+	snprintf(rest, sizeof(rest), ": mode 0602, must not be writable by group or others "
+		 "(chmod go-w %s)", fx->conf);
+	assert_msg(err.msg, fx->conf, rest);
 
 	/* readable by all is fine (it holds no secret) */
 	assert_int_equal(chmod(fx->conf, 0444), 0);
@@ -965,7 +979,14 @@ static void test_error_config_owner(void **state)
 	assert_int_equal(chown(fx->conf, 65534, 65534), 0);
 	assert_int_equal(pb_config_load(fx->conf, VENDORS, CREDS_DIR, &cfg, &err), -1);
 	assert_int_equal(err.code, PB_E_CONFIG);
-	assert_msg(err.msg, fx->conf, ": owned by uid 65534, must be owned by root or uid 0");
+	{
+		char who[64], rest[512];
+
+		pb_user_name(65534, who, sizeof(who));
+		snprintf(rest, sizeof(rest), ": owned by %s, must be owned by root (chown root %s)",
+			 who, fx->conf);
+		assert_msg(err.msg, fx->conf, rest);
+	}
 }
 
 /* Write a preset into the fixture's vendor dir and load a profile using it. */
@@ -1006,7 +1027,9 @@ static void test_error_presets(void **state)
 		     ":3: users is not allowed in [vendor] (only in [profile])");
 	preset_fails(fx, "[vendor acme]\nscheme = two words\n", 0644,
 		     ":2: scheme: 'two words' is not an HTTP authentication scheme such as Bearer");
-	preset_fails(fx, good, 0664, ": must not be writable by group or others");
+	snprintf(text, sizeof(text), ": mode 0664, must not be writable by group or others "
+		 "(chmod go-w %s/acme.conf)", fx->vendors);
+	preset_fails(fx, good, 0664, text);
 
 	/* a symlinked preset is refused like a symlinked config */
 	snprintf(target, sizeof(target), "%s/real.conf", fx->dir);
@@ -1126,20 +1149,22 @@ static void test_creds_refused(void **state)
 static void test_creds_owner(void **state)
 {
 	struct fixture *fx = *state;
-	char path[160], rest[128];
-	uid_t owner = getuid();
+	char path[160], rest[512], who[64], want[64];
+	uid_t owner = getuid(), actual = getuid();
 
 	creds_path(fx, path);
 	write_file(path, "[p]\nk = SECRET\n", 0600);
 	if (geteuid() == 0) {
 		assert_int_equal(chown(path, 65534, 65534), 0);
-		snprintf(rest, sizeof(rest), ": owned by uid 65534, must be owned by uid %u",
-			 (unsigned)owner);
+		actual = 65534;
 	} else {
 		owner = getuid() + 1;
-		snprintf(rest, sizeof(rest), ": owned by uid %u, must be owned by uid %u",
-			 (unsigned)getuid(), (unsigned)owner);
 	}
+	/* by name, and the fix (issue 13) */
+	pb_user_name(actual, who, sizeof(who));
+	pb_user_name(owner, want, sizeof(want));
+	snprintf(rest, sizeof(rest), ": owned by %s, must be owned by %s (chown %s %s)", who, want,
+		 want, path);
 	creds_fail(path, owner, rest);
 }
 
@@ -1284,10 +1309,61 @@ static void test_creds_with_config(void **state)
 	write_file(path, "[unith]\nemail = a@b.example\n", 0600);
 	assert_int_equal(pb_creds_load(path, getuid(), &c, &err), 0);
 	assert_int_equal(pb_creds_check(&c, &cfg.profiles[0], &err), -1);
-	snprintf(rest, sizeof(rest), "%s: [unith] has no 'secret_key'", path);
+	snprintf(rest, sizeof(rest), "%s:1: [unith] has no 'secret_key'", path);
 	assert_string_equal(err.msg, rest);
 	pb_creds_free(&c);
+
+	/* a field that looks like a slip for the missing one: named, with its line */
+	write_file(path, "# mine\n[unith]\nemail = a@b.example\nsecretkey = SECRET\n", 0600);
+	assert_int_equal(pb_creds_load(path, getuid(), &c, &err), 0);
+	assert_int_equal(pb_creds_check(&c, &cfg.profiles[0], &err), -1);
+	snprintf(rest, sizeof(rest), "%s:2: [unith] has no 'secret_key' (did you mean "
+		 "'secretkey' at line 4?)", path);
+	assert_string_equal(err.msg, rest);
+	pb_creds_free(&c);
+
+	/* an empty field: its own line */
+	write_file(path, "[unith]\nemail = a@b.example\nsecret_key =\n", 0600);
+	assert_int_equal(pb_creds_load(path, getuid(), &c, &err), 0);
+	assert_int_equal(pb_creds_check(&c, &cfg.profiles[0], &err), -1);
+	snprintf(rest, sizeof(rest), "%s:3: [unith] has an empty 'secret_key'", path);
+	assert_string_equal(err.msg, rest);
+	pb_creds_free(&c);
+
+	/* no section at all is not a missing field; a near name is offered */
+	write_file(path, "[other]\nk = v\n\n[Unith-]\nemail = a@b.example\n", 0600);
+	assert_int_equal(pb_creds_load(path, getuid(), &c, &err), 0);
+	assert_int_equal(pb_creds_check(&c, &cfg.profiles[0], &err), -1);
+	snprintf(rest, sizeof(rest), "%s: no [unith] section (did you mean [Unith-] at line 4?)",
+		 path);
+	assert_string_equal(err.msg, rest);
+	pb_creds_free(&c);
+	write_file(path, "[other]\nk = SECRET\n", 0600);
+	assert_int_equal(pb_creds_load(path, getuid(), &c, &err), 0);
+	assert_int_equal(pb_creds_check(&c, &cfg.profiles[0], &err), -1);
+	snprintf(rest, sizeof(rest), "%s: no [unith] section (it needs 'email')", path);
+	assert_string_equal(err.msg, rest);
+	assert_null(strstr(err.msg, "SECRET"));
+	pb_creds_free(&c);
 	pb_config_free(&cfg);
+}
+
+/* "Did you mean": slips are found, strangers are not. */
+static void test_closest(void **state)
+{
+	const char *presets[] = { "apivideo", "unith", "rythmex-jwt", "rythmex-apitoken",
+				  "hautai", "hautai-login", "oauth2" };
+	const size_t n = sizeof(presets) / sizeof(presets[0]);
+	(void)state;
+
+	assert_string_equal(pb_closest("api-video", presets, n), "apivideo");
+	assert_string_equal(pb_closest("APIVIDEO", presets, n), "apivideo");
+	assert_string_equal(pb_closest("unit", presets, n), "unith");
+	assert_string_equal(pb_closest("rythmex_jwt", presets, n), "rythmex-jwt");
+	assert_string_equal(pb_closest("oauth", presets, n), "oauth2");
+	assert_null(pb_closest("github", presets, n));
+	assert_null(pb_closest("x", presets, n));
+	assert_null(pb_closest("", presets, n));
 }
 
 int main(void)
@@ -1341,6 +1417,7 @@ int main(void)
 		T(test_creds_system_path),
 		T(test_creds_user_path),
 		T(test_creds_with_config),
+		cmocka_unit_test(test_closest),
 	};
 #undef T
 

@@ -1,12 +1,12 @@
 /*
- * config.h - /etc/security/pam_bearer.conf and the vendor presets, resolved
+ * conf.h - /etc/security/pam_bearer.conf and the vendor presets, resolved
  * into one flat struct per profile.
  *
  * Layering, later wins: the preset file <vendor_dir>/<vendor>.conf, then an
  * inline [vendor NAME] section of the main config (which may replace a
  * preset wholesale: if the main config defines [vendor X], the preset X is
  * not read), then [defaults], then the [profile NAME] section itself.
- * Every key is checked against one table (config.c: key_table); an unknown
+ * Every key is checked against one table (conf.c: key_table); an unknown
  * key, a bad value, a template naming an unknown field, or a profile naming
  * an unknown vendor is an error "FILE:LINE: ..." naming the key.
  *
@@ -22,8 +22,8 @@
  *               timeout refresh_at min_interval first_refresh_from ca_file proxy,
  *               and any [vendor] key
  */
-#ifndef PB_CONFIG_H
-#define PB_CONFIG_H
+#ifndef PB_CONF_H
+#define PB_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,6 +33,8 @@
 
 /* Where the broker listens; its private state is the broker/ dir beside it. */
 #define PB_BROKER_SOCKET "/run/pam_bearer/broker.sock"
+/* Beside it (by default): the stand-in runtime dirs of hosts without logind, USERS/<uid> */
+#define PB_USERS_DIR "/run/pam_bearer/users"
 
 enum pb_vendor_type { PB_TYPE_EXCHANGE, PB_TYPE_STATIC };
 enum pb_cred_source { PB_CRED_USER, PB_CRED_SYSTEM };
@@ -118,12 +120,19 @@ int pb_config_load(const char *path, const char *vendor_dir_default,
 void pb_config_free(struct pb_config *cfg);
 
 const struct pb_profile *pb_config_profile(const struct pb_config *cfg, const char *name);
+/* The profile name that name may be a slip for ("did you mean"), or NULL. */
+const char *pb_config_closest_profile(const struct pb_config *cfg, const char *name);
 
 /*
  * The service account's state dir: the broker/ dir beside broker_socket
  * (/run/pam_bearer/broker). 0, or -1 with err.
  */
 int pb_config_state_dir(const struct pb_config *cfg, char *out, size_t len, struct pb_err *err);
+/*
+ * The dir of the stand-in runtime dirs of hosts without logind: users/
+ * beside broker_socket (/run/pam_bearer/users). 0, or -1 with err.
+ */
+int pb_config_users_dir(const struct pb_config *cfg, char *out, size_t len, struct pb_err *err);
 
 /*
  * Does the profile apply to this user? users/groups empty: yes. Otherwise

@@ -1,6 +1,6 @@
 /*
- * config.c - load pam_bearer.conf and the vendor presets, and resolve each
- * [profile] into one flat struct pb_profile (layering: see config.h).
+ * conf.c - load pam_bearer.conf and the vendor presets, and resolve each
+ * [profile] into one flat struct pb_profile (layering: see conf.h).
  *
  * Every key is in key_table below: the sections it may appear in, the kind
  * of value it takes, and where it lands in struct pb_profile. Checking is
@@ -15,6 +15,7 @@
  * config keeps in cfg->files; only the lists (fields, users, groups,
  * headers) are allocated, and pb_config_free() releases them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -23,11 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "conf.h"
 #include "expiry.h"
 #include "jsonmap.h"
 #include "template.h"
@@ -236,6 +236,18 @@ static bool http_url(const char *v)
 	return v[n] != '\0' && v[n] != '/' && no_blanks(v);
 }
 
+/* What is wrong with a URL http_url refused, when it is more than its scheme; else NULL. */
+static const char *url_problem(const char *v)
+{
+	if (strpbrk(v, " \t") != NULL)
+		return "holds a space or tab (a URL has none; write %20 where one is meant)";
+	if (pb_has_ctrl(v))
+		return "holds a control character";
+	if (strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0)
+		return "has no host after the scheme";
+	return NULL;
+}
+
 /* An RFC 9110 token (what an auth scheme or a header name is made of). */
 static bool http_token(const char *v, size_t max)
 {
@@ -372,8 +384,11 @@ static int check_value(const struct key_def *k, const struct pb_ini_entry *e,
 	case K_ACCOUNTS: why = list_problem(v, false, &oom); break;
 	case K_TEXT: ok = !pb_has_ctrl(v); break;
 	case K_SCHEME: ok = http_token(v, SCHEME_MAX); break;
-	case K_BASE_URL: ok = http_url(v); break;
-	case K_URL: ok = v[0] == '/' ? no_blanks(v) : http_url(v); break;
+	case K_BASE_URL: ok = http_url(v); why = ok ? NULL : url_problem(v); break;
+	case K_URL:
+		ok = v[0] == '/' ? no_blanks(v) : http_url(v);
+		why = ok ? NULL : url_problem(v);
+		break;
 	case K_PATH: ok = v[0] == '/' && !pb_has_ctrl(v); break;
 	case K_PROXY: ok = no_blanks(v); break;
 	case K_JSON_PATH: ok = pb_json_path_valid(v); break;
@@ -400,6 +415,20 @@ static int check_value(const struct key_def *k, const struct pb_ini_entry *e,
 }
 
 /* ---------------------------------------------------------------- files */
+
+/* "FILE:LINE: unknown key 'timout' in [defaults]", with a key it may be a slip for. */
+static int unknown_key(const struct pb_ini *ini, const struct pb_ini_entry *e,
+		       struct pb_err *err)
+{
+	const char *names[NKEYS], *near;
+
+	for (size_t i = 0; i < NKEYS; i++)
+		names[i] = key_table[i].kind == K_HEADER ? NULL : key_table[i].name;
+	near = pb_closest(e->key, names, NKEYS);
+	return pb_fail(err, PB_E_CONFIG, "%s:%u: unknown key '%s' in [%s%s%s]%s%s%s", ini->path,
+		       e->line, e->key, e->type, e->name ? " " : "", e->name ? e->name : "",
+		       near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+}
 
 /* The table row for a key: exact, or a prefix row with a non-empty rest. */
 static const struct key_def *find_key(const char *key)
@@ -498,9 +527,7 @@ static int check_file(const struct pb_ini *ini, const char *preset, struct pb_er
 				return pb_fail(err, PB_E_CONFIG, "%s:%u: %s %s (delete the line)",
 					       ini->path, e->line, e->key, removed_keys[r].why);
 		if ((k = find_key(e->key)) == NULL)
-			return pb_fail(err, PB_E_CONFIG, "%s:%u: unknown key '%s' in [%s%s%s]",
-				       ini->path, e->line, e->key, e->type,
-				       e->name ? " " : "", e->name ? e->name : "");
+			return unknown_key(ini, e, err);
 		if (!(k->in & bit))
 			return pb_fail(err, PB_E_CONFIG, "%s:%u: %s is not allowed in [%s] "
 				       "(only in %s)", ini->path, e->line, e->key, e->type,
@@ -512,21 +539,8 @@ static int check_file(const struct pb_ini *ini, const char *preset, struct pb_er
 }
 
 /*
- * The one uid besides root whose files we trust: the effective uid this
- * process was started with. For sshd, login, gdm, and for su (setuid root)
- * that is root, so a config an ordinary user owns is never read there; for
- * bearer-token run by a user, the user. It comes from the auxiliary vector
- * rather than geteuid() so that the answer is the kernel's, whatever a
- * preloaded test wrapper (uid_wrapper) pretends.
- */
-static uid_t trusted_uid(void)
-{
-	return (uid_t)getauxval(AT_EUID);
-}
-
-/*
  * Open a config or preset file the way sshd treats its config: not through
- * a symlink, a regular file, owned by root or by us (trusted_uid), not
+ * a symlink, a regular file, owned by root or by us (pb_trusted_uid), not
  * writable by group or others. Returns the fd, or -1 with err; *missing
  * says the file does not exist. (O_NONBLOCK: a FIFO must not hang us
  * before fstat refuses it.)
@@ -539,13 +553,23 @@ static int open_trusted(const char *path, bool *missing, struct pb_err *err)
 	*missing = fd < 0 && errno == ENOENT;
 	if (fd < 0)
 		return -1;
-	if (st.st_uid != 0 && st.st_uid != trusted_uid())
-		pb_fail(err, PB_E_CONFIG, "%s: owned by uid %u, must be owned by root or uid %u",
-			path, (unsigned)st.st_uid, (unsigned)trusted_uid());
-	else if (st.st_mode & (S_IWGRP | S_IWOTH))
-		pb_fail(err, PB_E_CONFIG, "%s: must not be writable by group or others", path);
-	else
+	if (st.st_uid != 0 && st.st_uid != pb_trusted_uid()) {
+		char who[64], me[64];
+
+		pb_user_name(st.st_uid, who, sizeof(who));
+		pb_user_name(pb_trusted_uid(), me, sizeof(me));
+		if (pb_trusted_uid() == 0)
+			pb_fail(err, PB_E_CONFIG, "%s: owned by %s, must be owned by root "
+				"(chown root %s)", path, who, path);
+		else
+			pb_fail(err, PB_E_CONFIG, "%s: owned by %s, must be owned by root or %s "
+				"(chown %s %s)", path, who, me, me, path);
+	} else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		pb_fail(err, PB_E_CONFIG, "%s: mode %04o, must not be writable by group or "
+			"others (chmod go-w %s)", path, (unsigned)(st.st_mode & 07777), path);
+	} else {
 		return fd;
+	}
 	close(fd);
 	return -1;
 }
@@ -851,6 +875,65 @@ static int check_profile(const struct pb_profile *p, const struct layers *L,
 
 /* ---------------------------------------------------------------- resolving */
 
+/* qsort's comparison of two preset names. */
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+/* scandir's filter: NAME.conf, NAME a valid name */
+static int is_preset(const struct dirent *e)
+{
+	size_t len = strlen(e->d_name);
+
+	return len > 5 && len - 5 < 65 && strcmp(e->d_name + len - 5, ".conf") == 0;
+}
+
+/* The presets of vendor_dir (names, without .conf), sorted, up to max: how many. */
+static size_t list_presets(const char *dir, char names[][65], size_t max)
+{
+	struct dirent **list = NULL;
+	int n = scandir(dir, &list, is_preset, alphasort);
+	size_t k = 0;
+
+	for (int i = 0; list != NULL && i < n; i++) {
+		size_t len = strlen(list[i]->d_name);
+
+		if (k < max) {
+			memcpy(names[k], list[i]->d_name, len - 5);
+			names[k][len - 5] = '\0';
+			if (pb_valid_name(names[k]))
+				k++;
+		}
+		free(list[i]);
+	}
+	free(list);
+	qsort(names, k, sizeof(names[0]), name_cmp);
+	return k;
+}
+
+/*
+ * "unknown vendor 'api-video'": with the one it may be a slip for, and the
+ * presets there are.
+ */
+static void unknown_vendor(struct loader *ld, const struct pb_profile *p, unsigned line,
+			   const char *path)
+{
+	char names[32][65], known[32 * 66] = "";
+	const char *ptrs[32], *near;
+	size_t n = list_presets(ld->cfg->vendor_dir, names, 32);
+
+	for (size_t i = 0; i < n; i++) {
+		ptrs[i] = names[i];
+		snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+			 i > 0 ? ", " : "", names[i]);
+	}
+	near = pb_closest(p->vendor, ptrs, n);
+	profile_fail(ld->err, p, ld->cfg->path, line, "unknown vendor '%s' (%s%s%sno [vendor %s] "
+		     "section, no preset %s; presets: %s)", p->vendor, near ? "did you mean " : "",
+		     near ? near : "", near ? "? " : "", p->vendor, path, n > 0 ? known : "none");
+}
+
 /*
  * Find the vendor a profile names: an inline [vendor X] of the main config,
  * else the preset vendor_dir/X.conf (read once, kept in cfg->files).
@@ -885,8 +968,7 @@ static int find_vendor(struct loader *ld, const struct pb_profile *p,
 	}
 	if (read_file(ld, path, &missing, &ini) < 0) {
 		if (missing)
-			profile_fail(ld->err, p, cfg->path, ve->line, "unknown vendor '%s' (no "
-				     "[vendor %s] section, no preset %s)", p->vendor, p->vendor, path);
+			unknown_vendor(ld, p, ve->line, path);
 		return -1;
 	}
 	if (check_file(ini, p->vendor, ld->err) < 0)
@@ -1002,7 +1084,7 @@ static void load_defaults(struct pb_config *cfg, ssize_t sec, const char *vendor
 }
 
 /*
- * Load and validate the main config (see config.h). On failure cfg is
+ * Load and validate the main config (see conf.h). On failure cfg is
  * freed and err says "FILE:LINE: ..." with PB_E_CONFIG.
  */
 int pb_config_load(const char *path, const char *vendor_dir_default,
@@ -1072,6 +1154,19 @@ void pb_config_free(struct pb_config *cfg)
 }
 
 /* The profile called name, or NULL. */
+const char *pb_config_closest_profile(const struct pb_config *cfg, const char *name)
+{
+	const char **names = calloc(cfg->nprofiles + 1, sizeof(*names));
+	const char *near = NULL;
+
+	for (size_t i = 0; names != NULL && i < cfg->nprofiles; i++)
+		names[i] = cfg->profiles[i].name;
+	if (names != NULL)
+		near = pb_closest(name, names, cfg->nprofiles);
+	free(names);
+	return near;
+}
+
 const struct pb_profile *pb_config_profile(const struct pb_config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->nprofiles; i++)
@@ -1080,7 +1175,9 @@ const struct pb_profile *pb_config_profile(const struct pb_config *cfg, const ch
 	return NULL;
 }
 
-int pb_config_state_dir(const struct pb_config *cfg, char *out, size_t len, struct pb_err *err)
+/* dir/name beside the broker socket into out: 0, or -1 with err. */
+static int beside_socket(const struct pb_config *cfg, const char *name, char *out, size_t len,
+			 struct pb_err *err)
 {
 	const char *sock = cfg->broker_socket, *slash = strrchr(sock, '/');
 	int n;
@@ -1088,10 +1185,20 @@ int pb_config_state_dir(const struct pb_config *cfg, char *out, size_t len, stru
 	if (slash == NULL || slash == sock)
 		return pb_fail(err, PB_E_CONFIG, "broker_socket %s: not in a directory of its own",
 			       sock);
-	n = snprintf(out, len, "%.*s/broker", (int)(slash - sock), sock);
+	n = snprintf(out, len, "%.*s/%s", (int)(slash - sock), sock, name);
 	if (n < 0 || (size_t)n >= len)
 		return pb_fail(err, PB_E_CONFIG, "broker_socket %s: path too long", sock);
 	return 0;
+}
+
+int pb_config_state_dir(const struct pb_config *cfg, char *out, size_t len, struct pb_err *err)
+{
+	return beside_socket(cfg, "broker", out, len, err);
+}
+
+int pb_config_users_dir(const struct pb_config *cfg, char *out, size_t len, struct pb_err *err)
+{
+	return beside_socket(cfg, "users", out, len, err);
 }
 
 /* Is the name of group gid in the profile's groups list? */
