@@ -70,6 +70,9 @@ else
 	STANDIN=/run/pam_bearer/users/$E2E_UID
 	TOKDIR=$STANDIN/bearer
 	E2E_RUNDIRS="$E2E_RUNDIRS $STANDIN /run/pam_bearer/users/.$E2E_UID.sessions"
+	# the module makes /run/pam_bearer/users (and /run/pam_bearer): ours to remove after
+	[ -e /run/pam_bearer/users ] || E2E_RUNDIRS="$E2E_RUNDIRS /run/pam_bearer/users"
+	[ -e /run/pam_bearer ] || E2E_RUNDIRS="$E2E_RUNDIRS /run/pam_bearer"
 	mock_ctl /_mock/reset
 	hold_open su2 su_l "$(session_cmd); echo; echo READY; read -r _ || :"
 	ok "su -l $E2E_USER with no /run/user/$E2E_UID"
