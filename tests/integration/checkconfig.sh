@@ -21,7 +21,7 @@ ROOT=0
 if [ "$ROOT" = 1 ]; then
 	AU=4242 SU=4243 DEV=4250 PRELOAD=$NSS_WRAPPER_SO
 else
-	AU=$(id -u) SU=$(id -u) DEV=$(id -g) PRELOAD=$UID_WRAPPER_SO:$NSS_WRAPPER_SO
+	AU=$(id -u) SU=$(id -u) DEV=4250 PRELOAD=$UID_WRAPPER_SO:$NSS_WRAPPER_SO
 fi
 PRELOAD=${ASAN_RUNTIME:+$ASAN_RUNTIME:}$PRELOAD
 cat >"$T/passwd" <<EOF
@@ -72,8 +72,10 @@ mkdir "$T/pam.d"
 printf 'session required pam_unix.so\nsession optional pam_bearer.so profiles=apivideo,oauth2 # all\n' >"$T/pam.d/sshd"
 printf '# session optional pam_bearer.so\n' >"$T/pam.d/login"
 
-check() { # [ARGS] : check-config --user alice in alice's world, as root
-	run_cmd env LD_PRELOAD="$PRELOAD" UID_WRAPPER=1 UID_WRAPPER_ROOT=1 NSS_WRAPPER_PASSWD="$T/passwd" \
+check() { # [--user alice] : check-config in alice's world; with --user, as root (uid_wrapper's, unless we are)
+	local preload=${ASAN_RUNTIME:+$ASAN_RUNTIME:}$NSS_WRAPPER_SO
+	[ $# -eq 0 ] || preload=$PRELOAD
+	run_cmd env LD_PRELOAD="$preload" UID_WRAPPER=1 UID_WRAPPER_ROOT=1 NSS_WRAPPER_PASSWD="$T/passwd" \
 		NSS_WRAPPER_GROUP="$T/group" "$BEARER_TOKEN_BIN" --config "$BEARER_CONFIG" check-config \
 		--pam-dir "$T/pam.d" "$@"
 }

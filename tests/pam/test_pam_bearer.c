@@ -1287,7 +1287,7 @@ static void test_no_logind(void **state)
 
 	sess_open(&a, "pb_noenv", "alice", PAM_SUCCESS);
 	assert_dir(dir, U, 0700);
-	assert_dir(users, ROOT ? 0 : getuid(), 0755);
+	assert_dir(users, ROOT ? 0 : U, 0755);   /* (not getuid(): uid_wrapper says 0) */
 	token = read_all(tok, &len);
 	if (token == NULL || len == 0)
 		fail_msg("no token at %s", tok);
