@@ -34,8 +34,8 @@ before=$(mock_total)
 vg_cmd 0 get unith --json                   # from the store: no request
 assert_eq "$(mock_total)" "$before" "the second get made no request"
 vg_cmd 0 refresh apivideo unith oauth2      # refresh tokens, or a new exchange
-vg_cmd 0 status
-vg_cmd 0 status --json
+vg_cmd 7 status                             # 7: four profiles never fetched: no valid token
+vg_cmd 7 status --json
 
 u0=$(<"$TOKDIR/unith.token")
 mock_fault '*' 503
