@@ -44,17 +44,22 @@ header_agrees() { raw_eq "$TOKDIR/apivideo.header" "Authorization: Bearer $(<"$T
 # valid_token P : P.token is there and P.json says valid
 valid_token() { [ -s "$TOKDIR/$1.token" ] && grep -q '"state": "valid"' "$TOKDIR/$1.json"; }
 
+# d_start_faulty VAR=VALUE... : the refresher in the foreground under the
+# fault shim (tests/fault/pbfault.c), these faults set; DPID
+d_start_faulty() {
+	env LD_PRELOAD="${ASAN_RUNTIME:+$ASAN_RUNTIME:}$PB_FAULT_SO" "$@" \
+		"$BEARER_TOKEN_BIN" --config "$BEARER_CONFIG" daemon --foreground 2>>"$T/daemon.log" &
+	DPID=$!
+	DAEMON_PIDS="$DAEMON_PIDS $DPID"
+}
+
 # (1) The token dir on a full disk when the token expires.
 sc_full_disk() {
 	d_setup
 	[ -f "$PB_FAULT_SO" ] || skip "no fault shim at $PB_FAULT_SO"
 	conf apivideo
 	mock_config '{"lifetime": 4}'
-	env LD_PRELOAD="${ASAN_RUNTIME:+$ASAN_RUNTIME:}$PB_FAULT_SO" PB_FAULT_ENOSPC_DIR="$TOKDIR" \
-		PB_FAULT_ENOSPC_WHEN="$T/full" "$BEARER_TOKEN_BIN" --config "$BEARER_CONFIG" daemon \
-		--foreground 2>>"$T/daemon.log" &
-	DPID=$!
-	DAEMON_PIDS="$DAEMON_PIDS $DPID"
+	d_start_faulty PB_FAULT_ENOSPC_DIR="$TOKDIR" PB_FAULT_ENOSPC_WHEN="$T/full"
 	wait_for 5000 test -s "$TOKDIR/apivideo.token" || fail "no first token"
 	touch "$T/full"
 	echo "# the disk is full from now on; the token expires within 4 s"
@@ -338,10 +343,7 @@ sc_slow_start() {
 	[ -f "$PB_FAULT_SO" ] || skip "no fault shim at $PB_FAULT_SO"
 	conf apivideo
 	mock_config '{"lifetime": 4, "expires_in": 1}'
-	env LD_PRELOAD="${ASAN_RUNTIME:+$ASAN_RUNTIME:}$PB_FAULT_SO" PB_FAULT_SLOW_EXEC="$T/slow" \
-		"$BEARER_TOKEN_BIN" --config "$BEARER_CONFIG" daemon --foreground 2>>"$T/daemon.log" &
-	DPID=$!
-	DAEMON_PIDS="$DAEMON_PIDS $DPID"
+	d_start_faulty PB_FAULT_SLOW_EXEC="$T/slow"
 	wait_for 5000 test -s "$TOKDIR/apivideo.token" || fail "no first token"
 	local t0 t prev= st rest gaps= bad=
 	sleep 2.5
