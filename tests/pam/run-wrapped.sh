@@ -103,6 +103,9 @@ fi
 	[ -n "$BU" ] && echo "bob:x:$BG:"
 	[ "$LG" != "$AG" ] && echo "lowuid:x:$LG:"
 	[ "$SG" != "$AG" ] && echo "_pam_bearer:x:$SG:"
+	# and 300 more groups for alice: the module once kept only her
+	# primary group above 256 (test_many_groups)
+	for i in $(seq 300); do echo "grp$i:x:$((30000 + i)):alice"; done
 	true
 } >"$T/group"
 echo "127.0.0.1 localhost" >"$T/hosts"
@@ -163,6 +166,7 @@ profile() { # NAME VENDOR BASE_URL [extra lines]
 # a host without logind: the stand-in runtime dirs go to T/pb/users
 { defaults "broker_socket = $T/pb/broker.sock"; profile apivideo apivideo "$MOCK"; } >"$T/conf/nologind.conf"
 { defaults; profile apivideo apivideo "$MOCK" "users = bob" "groups = nosuchgroup"; } >"$T/conf/onlybob.conf"
+{ defaults; profile apivideo apivideo "$MOCK" "users = bob" "groups = grp300"; } >"$T/conf/grp300.conf"
 # a profile the refresher started from main.conf does not know (so a
 # session with it takes the slow path while that refresher runs)
 { defaults; profile unith2 unith "$MOCK"; } >"$T/conf/solo.conf"
@@ -216,6 +220,7 @@ service pb_fail       "$R" "config=$C/main.conf profiles=apivideo nodaemon onerr
 service pb_hang       "$R" "config=$C/main.conf profiles=apivideo nodaemon timeout=1"
 service pb_down       "$R" "config=$C/down.conf nodaemon"
 service pb_nobody     "$R" "config=$C/onlybob.conf nodaemon debug"
+service pb_grp300     "$R" "config=$C/grp300.conf nodaemon"
 service pb_broken     "$R" "config=$C/broken.conf nodaemon"
 service pb_unknownopt "$R" "config=$C/main.conf profiles=apivideo nodaemon frobnicate=yes"
 service pb_badtimeout "$R" "config=$C/main.conf profiles=apivideo nodaemon timeout=abc"

@@ -1539,6 +1539,23 @@ static void test_no_profile_applies(void **state)
 	assert_false(exists(TOKDIR));
 }
 
+/*
+ * A profile for grp300, the last of alice's 300 extra groups: it applies
+ * at login as it does in the CLI (lib/util.c pb_user_groups; the module
+ * once kept only the primary group above 256 and returned PAM_IGNORE).
+ */
+static void test_many_groups(void **state)
+{
+	struct sess s;
+	(void)state;
+
+	sess_open(&s, "pb_grp300", "alice", PAM_SUCCESS);
+	assert_tokdir_env(&s);
+	sess_end(&s, true);
+	assert_profile_files("apivideo", "apivideo", NULL);
+	assert_int_equal(mock_count("/auth/api-key"), 1);
+}
+
 /* ------------------------------------------------------------------ the refresher */
 
 /*
@@ -1866,6 +1883,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_option_value, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles_subset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_profile_applies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresher_two_sessions, setup, teardown_refresher),
 		cmocka_unit_test_setup_teardown(test_refresher_fast_path, setup, teardown_refresher),
 		cmocka_unit_test_setup_teardown(test_refresher_restarted, setup, teardown_refresher),
