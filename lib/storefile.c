@@ -32,6 +32,31 @@
 #define LOCK_POLL_NS (10 * 1000 * 1000L)
 
 /*
+ * "WHAT PATH[/NAME] is owned by HAVE, must be owned by WANT (chown WANT
+ * ...)": owners by name, with the command that fixes it. -1 (PB_E_STORE).
+ */
+static int fail_owner(struct pb_err *err, const char *what, const char *path, const char *name,
+		      uid_t have, uid_t want)
+{
+	char who[64], whom[64];
+
+	pb_user_name(have, who, sizeof(who));
+	pb_user_name(want, whom, sizeof(whom));
+	return pb_fail(err, PB_E_STORE, "%s%s%s%s is owned by %s, must be owned by %s "
+		       "(chown %s %s%s%s)", what, path, name ? "/" : "", name ? name : "", who,
+		       whom, whom, path, name ? "/" : "", name ? name : "");
+}
+
+/* "WHAT PATH has mode M, must be WANT (chmod WANT PATH)". -1 (PB_E_STORE). */
+static int fail_mode(struct pb_err *err, const char *what, const char *path, const char *name,
+		     mode_t have, mode_t want)
+{
+	return pb_fail(err, PB_E_STORE, "%s%s%s%s has mode %04o, must be %04o (chmod %o %s%s%s)",
+		       what, path, name ? "/" : "", name ? name : "", (unsigned)(have & 07777),
+		       (unsigned)want, (unsigned)want, path, name ? "/" : "", name ? name : "");
+}
+
+/*
  * See storefile.h. Each check is made on an fd (fstat), never on a path that
  * could be swapped between the check and the use.
  */
@@ -95,7 +120,7 @@ int pb_store_open_at(const char *runtime_dir, const char *name, uid_t uid, bool 
 		goto done;
 	}
 	if (sb.st_uid != uid) {
-		pb_fail(err, PB_E_STORE, "runtime dir %s is not owned by uid %u", dir, (unsigned)uid);
+		fail_owner(err, "runtime dir ", dir, NULL, sb.st_uid, uid);
 		goto done;
 	}
 	if (create && mkdirat(rfd, name, 0700) < 0 && errno != EEXIST) {
@@ -121,13 +146,11 @@ int pb_store_open_at(const char *runtime_dir, const char *name, uid_t uid, bool 
 		goto done;
 	}
 	if (sb.st_uid != uid) {
-		pb_fail(err, PB_E_STORE, "token dir %s is not owned by uid %u", st->path,
-			(unsigned)uid);
+		fail_owner(err, "token dir ", st->path, NULL, sb.st_uid, uid);
 		goto done;
 	}
 	if ((sb.st_mode & 0777) != 0700) {
-		pb_fail(err, PB_E_STORE, "token dir %s has mode %04o, not 0700", st->path,
-			(unsigned)(sb.st_mode & 07777));
+		fail_mode(err, "token dir ", st->path, NULL, sb.st_mode, 0700);
 		goto done;
 	}
 	st->dirfd = fd;
@@ -165,11 +188,9 @@ static int check_file(const struct pb_store *st, int fd, const char *name, struc
 	if (!S_ISREG(sb.st_mode))
 		return pb_fail(err, PB_E_STORE, "%s/%s is not a regular file", st->path, name);
 	if (sb.st_uid != st->uid)
-		return pb_fail(err, PB_E_STORE, "%s/%s is not owned by uid %u", st->path, name,
-			       (unsigned)st->uid);
+		return fail_owner(err, "", st->path, name, sb.st_uid, st->uid);
 	if ((sb.st_mode & 077) != 0)
-		return pb_fail(err, PB_E_STORE, "%s/%s is open to group or others (mode %04o)",
-			       st->path, name, (unsigned)(sb.st_mode & 07777));
+		return fail_mode(err, "", st->path, name, sb.st_mode, 0600);
 	if (sb.st_size > STORE_FILE_MAX)
 		return pb_fail(err, PB_E_STORE, "%s/%s is too large (%lld bytes)", st->path, name,
 			       (long long)sb.st_size);
@@ -285,8 +306,10 @@ int pb_file_write(const struct pb_store *st, const char *name, const char *data,
 	have_tmp = true;
 	/* a file the user would not own (we run as someone else) is of no use to them */
 	if (fstat(fd, &sb) < 0 || sb.st_uid != st->uid) {
-		pb_fail(err, PB_E_STORE, "%s: new files would not be owned by uid %u", st->path,
-			(unsigned)st->uid);
+		char whom[64];
+
+		pb_user_name(st->uid, whom, sizeof(whom));
+		pb_fail(err, PB_E_STORE, "%s: new files would not be owned by %s", st->path, whom);
 		goto done;
 	}
 	if (fchmod(fd, 0600) < 0) {    /* 0600 whatever the umask */
@@ -363,9 +386,12 @@ int pb_file_lock(const struct pb_store *st, const char *name, double timeout, in
 				strerror(errno));
 		goto done;
 	}
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_uid != st->uid) {
-		pb_fail(err, PB_E_STORE, "%s/%s is not a regular file owned by uid %u", st->path,
-			name, (unsigned)st->uid);
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		pb_fail(err, PB_E_STORE, "%s/%s is not a regular file", st->path, name);
+		goto done;
+	}
+	if (sb.st_uid != st->uid) {
+		fail_owner(err, "", st->path, name, sb.st_uid, st->uid);
 		goto done;
 	}
 	if (!(timeout > 0))    /* NaN too */

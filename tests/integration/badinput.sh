@@ -320,14 +320,14 @@ row tokdir-is-a-file $P 5 "token dir $T/run-file/bearer is not a directory" \
 	env XDG_RUNTIME_DIR="$T/run-file" "$BEARER_TOKEN_BIN" refresh $P
 assert_eq "$(<"$T/run-file/bearer")" "not a dir" "tokdir-is-a-file: the file is left alone"
 chmod 0755 "$TOKDIR"
-row tokdir-group-readable $P 5 "token dir $TOKDIR has mode 0755, not 0700" bt refresh $P
+row tokdir-group-readable $P 5 "token dir $TOKDIR has mode 0755, must be 0700 \\(chmod 700 $TOKDIR\\)" bt refresh $P
 chmod 0700 "$TOKDIR"
-row tokdir-foreign-owned $P 5 "token dir $TOKDIR is not owned by uid [0-9]+" \
+row tokdir-foreign-owned $P 5 "token dir $TOKDIR is owned by [^ ]+, must be owned by [^ ]+ \\(chown [^ ]+ $TOKDIR\\)" \
 	foreign_run "$TOKDIR" /etc "$BEARER_TOKEN_BIN" refresh $P
 # a runtime dir of someone else's: root's own / when we are not root
 RUN_FOREIGN=/
 [ "$ME" -ne 0 ] || { mkdir -m 0700 "$T/run-foreign"; chown 65534 "$T/run-foreign"; RUN_FOREIGN=$T/run-foreign; }
-row rundir-foreign-owned $P 5 "runtime dir $RUN_FOREIGN is not owned by uid $ME" \
+row rundir-foreign-owned $P 5 "runtime dir $RUN_FOREIGN is owned by [^ ]+, must be owned by $(id -un)" \
 	env XDG_RUNTIME_DIR="$RUN_FOREIGN" "$BEARER_TOKEN_BIN" refresh $P
 assert_eq "$(mock_total)" "$n" "token dir rows: refused before any request"
 row tokdir-full $P 5 "cannot write $TOKDIR/$P\.(state|token|header|json): No space left on device" \

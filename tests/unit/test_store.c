@@ -404,13 +404,14 @@ static void test_open_bearer_mode(void **state)
 {
 	static const mode_t bad[] = { 0750, 0705, 0701, 0777, 0500, 0300 };
 	struct fx *f = *state;
-	char want[64];
+	char want[PATH_MAX + 64];
 
 	assert_int_equal(mkdir(f->bearer, 0700), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(chmod(f->bearer, bad[i]), 0);
 		assert_int_equal(pb_store_open(f->root, getuid(), true, &f->st, &f->err), -1);
-		snprintf(want, sizeof(want), "has mode %04o, not 0700", (unsigned)bad[i]);
+		snprintf(want, sizeof(want), "has mode %04o, must be 0700 (chmod 700 %s)",
+			 (unsigned)bad[i], f->bearer);
 		assert_err(&f->err, PB_E_STORE, want);
 		assert_int_equal(f->st.dirfd, -1);
 	}
@@ -422,10 +423,13 @@ static void test_open_wrong_uid(void **state)
 {
 	struct fx *f = *state;
 	uid_t other = getuid() == 0 ? NOBODY : 0;
-	char want[PATH_MAX + 64];
+	char want[2 * PATH_MAX + 128], me[64], them[64];
 
-	snprintf(want, sizeof(want), "runtime dir %s is not owned by uid %u", f->root,
-		 (unsigned)other);
+	/* owners by name, and the command that fixes it (issue 13) */
+	pb_user_name(getuid(), me, sizeof(me));
+	pb_user_name(other, them, sizeof(them));
+	snprintf(want, sizeof(want), "runtime dir %s is owned by %s, must be owned by %s "
+		 "(chown %s %s)", f->root, me, them, them, f->root);
 	assert_int_equal(pb_store_open(f->root, other, true, &f->st, &f->err), -1);
 	assert_err(&f->err, PB_E_STORE, want);
 	assert_false(exists(f, ""));    /* refused before bearer/ was made */
@@ -441,14 +445,16 @@ static void test_open_foreign_owned(void **state)
 		skip();
 	assert_int_equal(chown(f->root, NOBODY, NOBODY), 0);
 	assert_int_equal(pb_store_open(f->root, 0, true, &f->st, &f->err), -1);
-	snprintf(want, sizeof(want), "runtime dir %s is not owned by uid 0", f->root);
+	snprintf(want, sizeof(want), "runtime dir %s is owned by nobody, must be owned by root "
+		 "(chown root %s)", f->root, f->root);
 	assert_err(&f->err, PB_E_STORE, want);
 	assert_int_equal(chown(f->root, 0, 0), 0);
 
 	assert_int_equal(mkdir(f->bearer, 0700), 0);
 	assert_int_equal(chown(f->bearer, NOBODY, NOBODY), 0);
 	assert_int_equal(pb_store_open(f->root, 0, true, &f->st, &f->err), -1);
-	snprintf(want, sizeof(want), "token dir %s is not owned by uid 0", f->bearer);
+	snprintf(want, sizeof(want), "token dir %s is owned by nobody, must be owned by root "
+		 "(chown root %s)", f->bearer, f->bearer);
 	assert_err(&f->err, PB_E_STORE, want);
 
 	/* the owner's store, opened by root without dropping privileges: files would be root's */
@@ -458,7 +464,7 @@ static void test_open_foreign_owned(void **state)
 		struct pb_store_token t = token(TOKEN_A, NULL, T0, 3600);
 
 		assert_int_equal(pb_store_save(&f->st, &t, &f->err), -1);
-		assert_err(&f->err, PB_E_STORE, "would not be owned by uid 65534");
+		assert_err(&f->err, PB_E_STORE, "new files would not be owned by nobody");
 		assert_int_equal(count_entries(f, &(int){ 0 }), 0);
 	}
 }
@@ -938,7 +944,7 @@ static void test_unsafe_file_modes(void **state)
 		path_of(f, "apivideo.json", path, sizeof(path));
 		assert_int_equal(chmod(path, 0644), 0);
 		assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), -1);
-		assert_err(&f->err, PB_E_STORE, "apivideo.json is open to group or others");
+		assert_err(&f->err, PB_E_STORE, "apivideo.json has mode 0644, must be 0600 (chmod 600 ");
 		assert_int_equal(chmod(path, 0600), 0);
 		path_of(f, "apivideo.token", path, sizeof(path));
 		assert_int_equal(chmod(path, 0640), 0);
@@ -963,20 +969,20 @@ static void test_foreign_owned_file(void **state)
 	path_of(f, "apivideo.json", path, sizeof(path));
 	assert_int_equal(chown(path, NOBODY, NOBODY), 0);
 	assert_int_equal(pb_store_read_meta(&f->st, "apivideo", &m, &f->err), -1);
-	assert_err(&f->err, PB_E_STORE, "apivideo.json is not owned by uid 0");
+	assert_err(&f->err, PB_E_STORE, "apivideo.json is owned by nobody, must be owned by root (chown root ");
 	path_of(f, "apivideo.token", path, sizeof(path));
 	assert_int_equal(chown(path, NOBODY, NOBODY), 0);
 	assert_int_equal(pb_store_read_token(&f->st, "apivideo", &s, &f->err), -1);
-	assert_err(&f->err, PB_E_STORE, "apivideo.token is not owned by uid 0");
+	assert_err(&f->err, PB_E_STORE, "apivideo.token is owned by nobody, must be owned by root");
 	path_of(f, "apivideo.state", path, sizeof(path));
 	assert_int_equal(chown(path, NOBODY, NOBODY), 0);
 	assert_int_equal(pb_store_read_refresh(&f->st, "apivideo", &s, &f->err), -1);
-	assert_err(&f->err, PB_E_STORE, "not owned by uid 0");
+	assert_err(&f->err, PB_E_STORE, "apivideo.state is owned by nobody, must be owned by root");
 	put_file(f, "apivideo.lock", "", 0600);
 	path_of(f, "apivideo.lock", path, sizeof(path));
 	assert_int_equal(chown(path, NOBODY, NOBODY), 0);
 	assert_int_equal(pb_store_lock(&f->st, "apivideo", 0, &lockfd, &f->err), -1);
-	assert_err(&f->err, PB_E_STORE, "not a regular file owned by uid 0");
+	assert_err(&f->err, PB_E_STORE, "apivideo.lock is owned by nobody, must be owned by root");
 }
 
 static void test_not_regular_files(void **state)
