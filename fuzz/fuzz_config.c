@@ -1,6 +1,6 @@
 /*
  * fuzz_config.c - libFuzzer target for the config loader on a whole file
- * (lib/conf.c, over lib/ini.c), with the shipped presets in vendors/.
+ * (lib/conf*.c, over lib/ini.c), with the shipped presets in vendors/.
  *
  * The input is written to a private file (pb_config_load takes a path and
  * checks owner and mode) and loaded. Invariants on every loaded profile:

@@ -2,15 +2,15 @@
  * conf.c - load pam_bearer.conf and the vendor presets, and resolve each
  * [profile] into one flat struct pb_profile (layering: see conf.h).
  *
- * Every key is in key_table below: the sections it may appear in, the kind
- * of value it takes, and where it lands in struct pb_profile. Checking is
- * done in two passes:
- *   1. check_file(): every section and key of every file read (main config
- *      and presets) on its own: known section, key allowed there, value of
- *      the right kind. This covers vendors no profile uses, too.
- *   2. resolve_profile(): the profile is layered (preset or [vendor],
- *      [defaults], [profile]) and checked as a whole: required keys, and
- *      templates naming only fields the profile has.
+ * Checking is done in two passes:
+ *   1. pb_conf_check_file() (conf_keys.c): every section and key of every
+ *      file read (main config and presets) on its own: known section, key
+ *      allowed there, value of the right kind. This covers vendors no
+ *      profile uses, too.
+ *   2. resolve_profile() here layers the profile (preset or [vendor],
+ *      [defaults], [profile]); pb_conf_check_profile() (conf_check.c)
+ *      checks it as a whole: required keys, and templates naming only
+ *      fields the profile has.
  * The strings of a resolved profile point into the parsed files, which the
  * config keeps in cfg->files; only the lists (fields, users, groups,
  * headers) are allocated, and pb_config_free() releases them.
@@ -18,7 +18,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf_int.h"
 #include "expiry.h"
 #include "jsonmap.h"
 #include "template.h"
@@ -38,150 +37,6 @@
 #define DEFAULT_SCHEME "Bearer"
 /* no guessing: an opaque token without expires_in needs an explicit lifetime */
 #define DEFAULT_LIFETIME "jwt"
-#define SCHEME_MAX 32           /* store.h keeps it in char[33] */
-#define ACCOUNT_MAX 256         /* a user or group name in users/groups */
-#define HEADER_NAME_MAX 128
-
-enum kind {
-	K_NUMBER,       /* a decimal in (min, max] or (min, max) */
-	K_ENUM,         /* one of words; words[i] sets the enum to value i */
-	K_NAME,         /* one name per pb_valid_name */
-	K_NAMES,        /* comma-separated field names */
-	K_ACCOUNTS,     /* comma-separated user or group names */
-	K_TEXT,         /* text without control characters */
-	K_SCHEME,       /* an HTTP auth-scheme token */
-	K_BASE_URL,     /* http:// or https:// URL */
-	K_URL,          /* "/path" (joined to base_url) or an http(s):// URL */
-	K_PATH,         /* absolute path */
-	K_PROXY,        /* libcurl proxy string; never quoted: it may hold a password */
-	K_TEMPLATE,     /* body template; never quoted */
-	K_JSON_PATH,    /* response path, '|' alternatives */
-	K_LIFETIME,     /* jwt | SECONDS | none, '|' alternatives */
-	K_HEADER,       /* prefix key: token.header.NAME / refresh.header.NAME */
-};
-
-/* The sections a key may appear in. */
-#define IN_DEFAULTS 1u
-#define IN_VENDOR 2u
-#define IN_PROFILE 4u
-#define NO_FIELD ((size_t)-1)
-#define P(m) offsetof(struct pb_profile, m)
-
-struct key_def {
-	const char *name;         /* a prefix key ends with '.' */
-	unsigned in;              /* IN_* bits */
-	enum kind kind;
-	size_t off;               /* into struct pb_profile, NO_FIELD for config-wide keys */
-	size_t count_off;         /* K_NAMES, K_ACCOUNTS: the matching size_t count */
-	const char *const *words; /* K_ENUM */
-	double min, max;          /* K_NUMBER: min < v <= max (min <= v if min_closed, v < max if max_open) */
-	bool min_closed, max_open;
-	const char *expect;       /* for "KEY: 'VALUE' is not EXPECT" */
-};
-
-static const char *const type_words[] = { "exchange", "static", NULL };
-static const char *const cred_words[] = { "user", "system", NULL };
-static const char *const format_words[] = { "json", "form", NULL };
-static const char *const auth_words[] = { "body", "basic", NULL };
-
-/* words[i] is enum value i, and enums are written as ints */
-_Static_assert(PB_TYPE_STATIC == 1 && PB_CRED_SYSTEM == 1 && PB_FMT_FORM == 1 &&
-	       PB_AUTH_BASIC == 1, "enum order must match the word lists");
-_Static_assert(sizeof(enum pb_vendor_type) == sizeof(int) &&
-	       sizeof(enum pb_cred_source) == sizeof(int) &&
-	       sizeof(enum pb_format) == sizeof(int) &&
-	       sizeof(enum pb_client_auth) == sizeof(int), "enums are int-sized");
-
-#define D IN_DEFAULTS
-#define V IN_VENDOR
-#define R IN_PROFILE
-/* Every key of pam_bearer.conf and the presets; pam_bearer.conf(5) documents each. */
-static const struct key_def key_table[] = {
-	/* [defaults], and per profile */
-	{ "timeout", D | R, K_NUMBER, P(timeout), .min = 0, .max = 300,
-	  .expect = "a number of seconds in (0, 300]" },
-	{ "refresh_at", D | R, K_NUMBER, P(refresh_at), .min = 0, .max = 1, .max_open = true,
-	  .expect = "a fraction in (0, 1)" },
-	{ "min_interval", D | R, K_NUMBER, P(min_interval), .min = 0, .max = 3600,
-	  .expect = "a number of seconds in (0, 3600]" },
-	{ "first_refresh_from", D | R, K_NUMBER, P(first_refresh_from), .min = 0, .max = 1,
-	  .min_closed = true, .max_open = true, .expect = "a fraction in [0, 1)" },
-	{ "ca_file", D | R, K_PATH, P(ca_file), .expect = "an absolute path" },
-	{ "proxy", D | R, K_PROXY, P(proxy), .expect = "a proxy URL without blanks" },
-	{ "vendor_dir", D, K_PATH, NO_FIELD, .expect = "an absolute path" },
-	{ "system_credentials_dir", D, K_PATH, NO_FIELD, .expect = "an absolute path" },
-	{ "broker_socket", D, K_PATH, NO_FIELD, .expect = "an absolute path" },
-	/* [vendor X], and per profile */
-	{ "type", V | R, K_ENUM, P(type), .words = type_words, .expect = "exchange or static" },
-	{ "base_url", V | R, K_BASE_URL, P(base_url), .expect = "an http:// or https:// URL" },
-	{ "fields", V | R, K_NAMES, P(fields), P(nfields),
-	  .expect = "a comma-separated list of field names" },
-	{ "token.url", V | R, K_URL, P(token.url),
-	  .expect = "a path starting with '/' or an http(s):// URL" },
-	{ "token.body", V | R, K_TEMPLATE, P(token.body), .expect = "a template" },
-	{ "token.format", V | R, K_ENUM, P(token.format), .words = format_words,
-	  .expect = "json or form" },
-	{ "token.header.", V | R, K_HEADER, NO_FIELD, .expect = "a template" },
-	{ "refresh.url", V | R, K_URL, P(refresh.url),
-	  .expect = "a path starting with '/' or an http(s):// URL" },
-	{ "refresh.body", V | R, K_TEMPLATE, P(refresh.body), .expect = "a template" },
-	{ "refresh.format", V | R, K_ENUM, P(refresh.format), .words = format_words,
-	  .expect = "json or form" },
-	{ "refresh.header.", V | R, K_HEADER, NO_FIELD, .expect = "a template" },
-	{ "response.token", V | R, K_JSON_PATH, P(resp_token),
-	  .expect = "a response path such as 'data.token | token'" },
-	{ "response.expires_in", V | R, K_JSON_PATH, P(resp_expires_in),
-	  .expect = "a response path such as 'expires_in'" },
-	{ "response.refresh_token", V | R, K_JSON_PATH, P(resp_refresh_token),
-	  .expect = "a response path such as 'refresh_token'" },
-	{ "lifetime", V | R, K_LIFETIME, P(lifetime),
-	  .expect = "a lifetime (jwt, SECONDS or none; alternatives separated by '|')" },
-	{ "scheme", V | R, K_SCHEME, P(scheme),
-	  .expect = "an HTTP authentication scheme such as Bearer" },
-	{ "client_auth", V | R, K_ENUM, P(client_auth), .words = auth_words,
-	  .expect = "body or basic" },
-	/* [profile X] only */
-	{ "vendor", R, K_NAME, P(vendor), .expect = "a vendor name" },
-	{ "credentials", R, K_ENUM, P(credentials), .words = cred_words,
-	  .expect = "user or system" },
-	{ "users", R, K_ACCOUNTS, P(users), P(nusers),
-	  .expect = "a comma-separated list of user names" },
-	{ "groups", R, K_ACCOUNTS, P(groups), P(ngroups),
-	  .expect = "a comma-separated list of group names" },
-	{ "scope", R, K_TEXT, P(scope), .expect = "text without control characters" },
-	{ "audience", R, K_TEXT, P(audience), .expect = "text without control characters" },
-};
-#undef D
-#undef V
-#undef R
-#define NKEYS (sizeof(key_table) / sizeof(key_table[0]))
-
-/* Keys that are gone, and why: an old config is told what replaced them. */
-static const struct {
-	const char *name, *why;
-} removed_keys[] = {
-	{ "handoff", "was removed: a system secret never reaches a process of the user; "
-		     "the broker (bearer-token broker, socket-activated by "
-		     "bearer-token-broker.socket) renews credentials = system profiles "
-		     "during a session" },
-};
-
-/* Fields every template may name besides the vendor's `fields`. */
-static const char *const reserved_fields[] = { "refresh_token", "scope", "audience", NULL };
-
-/* One setting that won the layering: the entry, its file, its table row. */
-struct setting {
-	const struct pb_ini_entry *e;
-	const char *file;
-	const struct key_def *k;
-};
-
-/* A profile being resolved. */
-struct layers {
-	struct setting key[NKEYS];  /* by table row; prefix rows unused */
-	struct setting *hdr;        /* token.header.* and refresh.header.*, in order */
-	size_t nhdr, hdrcap;
-};
 
 /* What pb_config_load() carries around. */
 struct loader {
@@ -191,352 +46,7 @@ struct loader {
 	struct pb_err *err;
 };
 
-/* ---------------------------------------------------------------- values */
-
-/* Index of v in a NULL-terminated word list, or -1. */
-static int word_index(const char *const *words, const char *v)
-{
-	for (int i = 0; words[i] != NULL; i++)
-		if (strcmp(words[i], v) == 0)
-			return i;
-	return -1;
-}
-
-/* A plain decimal ("5", "2.5"; no sign, exponent or hex) within k's bounds. */
-static int parse_number(const struct key_def *k, const char *v, double *out)
-{
-	double d;
-
-	if (v[strspn(v, "0123456789.")] != '\0' || pb_parse_double(v, &d) < 0)
-		return -1;
-	if (d < k->min || (d == k->min && !k->min_closed) || d > k->max ||
-	    (k->max_open && d >= k->max))
-		return -1;
-	*out = d;
-	return 0;
-}
-
-/* No blank or control character anywhere. */
-static bool no_blanks(const char *v)
-{
-	return !pb_has_ctrl(v) && strpbrk(v, " \t") == NULL;
-}
-
-/* "http://host..." or "https://host..." */
-static bool http_url(const char *v)
-{
-	size_t n;
-
-	if (strncmp(v, "https://", 8) == 0)
-		n = 8;
-	else if (strncmp(v, "http://", 7) == 0)
-		n = 7;
-	else
-		return false;
-	return v[n] != '\0' && v[n] != '/' && no_blanks(v);
-}
-
-/* What is wrong with a URL http_url refused, when it is more than its scheme; else NULL. */
-static const char *url_problem(const char *v)
-{
-	if (strpbrk(v, " \t") != NULL)
-		return "holds a space or tab (a URL has none; write %20 where one is meant)";
-	if (pb_has_ctrl(v))
-		return "holds a control character";
-	if (strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0)
-		return "has no host after the scheme";
-	return NULL;
-}
-
-/* An RFC 9110 token (what an auth scheme or a header name is made of). */
-static bool http_token(const char *v, size_t max)
-{
-	size_t n = strlen(v);
-
-	return n > 0 && n <= max && strspn(v, "abcdefghijklmnopqrstuvwxyz"
-					    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-					    "!#$%&'*+-.^_`|~") == n;
-}
-
-/* refresh_token, scope, audience: known to every template, never a credential field. */
-static bool is_reserved(const char *name)
-{
-	return word_index(reserved_fields, name) >= 0;
-}
-
-/*
- * Split a comma-separated list into an array of trimmed items. One malloc
- * holds the pointers and a copy of the strings, so free(*out) releases it
- * all. Returns 0, 1 when an item is empty, -1 when out of memory.
- */
-static int split_list(const char *v, const char ***out, size_t *n)
-{
-	size_t len = strlen(v), count = 1, i = 0;
-	const char **arr;
-	char *copy, *item, *comma;
-
-	for (const char *c = v; *c != '\0'; c++)
-		count += *c == ',';
-	arr = malloc(count * sizeof(*arr) + len + 1);
-	if (arr == NULL)
-		return -1;
-	copy = (char *)(arr + count);
-	memcpy(copy, v, len + 1);
-	for (item = copy; item != NULL; item = comma) {
-		comma = strchr(item, ',');
-		if (comma != NULL)
-			*comma++ = '\0';
-		arr[i] = pb_trim(item);
-		if (*arr[i++] == '\0') {
-			free(arr);
-			return 1;
-		}
-	}
-	*out = arr;
-	*n = count;
-	return 0;
-}
-
-/* Is name in the array? */
-static bool listed(const char *const *arr, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(arr[i], name) == 0)
-			return true;
-	return false;
-}
-
-/*
- * Why a list value is wrong, or NULL if it is fine; *oom on ENOMEM.
- * names: field names (pb_valid_name, not reserved, no repeats);
- * otherwise user or group names (no control characters, bounded).
- */
-static const char *list_problem(const char *v, bool names, bool *oom)
-{
-	const char **arr = NULL;
-	const char *why = NULL;
-	size_t n = 0;
-	int rc = split_list(v, &arr, &n);
-
-	*oom = rc < 0;
-	if (rc != 0)
-		return rc < 0 ? "" : "has an empty item";
-	for (size_t i = 0; i < n && why == NULL; i++) {
-		if (!names && (pb_has_ctrl(arr[i]) || strlen(arr[i]) > ACCOUNT_MAX))
-			why = "has a name with control characters or over 256 bytes";
-		else if (names && !pb_valid_name(arr[i]))
-			why = "has an invalid field name (letters, digits, '_', '.', '-')";
-		else if (names && is_reserved(arr[i]))
-			why = "names a reserved field (refresh_token, scope and audience are "
-			      "always known to templates)";
-		else if (names && listed(arr, i, arr[i]))
-			why = "names a field twice";
-	}
-	free(arr);
-	return why;
-}
-
-/* pb_template_fields() callback for pass 1: only the template's syntax matters. */
-static int accept_any_field(void *ctx, const char *name, bool optional)
-{
-	return 0;
-}
-
-/* May this kind be set to an empty value, meaning "unset"? */
-static bool empty_unsets(enum kind kind)
-{
-	switch (kind) {
-	case K_TEXT: case K_BASE_URL: case K_URL: case K_PATH: case K_PROXY:
-	case K_TEMPLATE: case K_JSON_PATH: case K_HEADER:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/*
- * Check one value against its table row, on its own (pass 1). The value is
- * quoted in the message except for templates and proxies, which may carry
- * a password.
- */
-static int check_value(const struct key_def *k, const struct pb_ini_entry *e,
-		       const char *file, struct pb_err *err)
-{
-	const char *v = e->value, *why = NULL;
-	struct pb_err terr = { 0 };
-	bool ok = true, oom = false;
-	double d;
-
-	if (k->kind == K_HEADER && !http_token(e->key + strlen(k->name), HEADER_NAME_MAX))
-		return pb_fail(err, PB_E_CONFIG, "%s:%u: %s: '%s' is not an HTTP header name",
-			       file, e->line, e->key, e->key + strlen(k->name));
-	if (*v == '\0') {
-		if (empty_unsets(k->kind))
-			return 0;
-		return pb_fail(err, PB_E_CONFIG, "%s:%u: %s: empty value, expected %s",
-			       file, e->line, e->key, k->expect);
-	}
-	switch (k->kind) {
-	case K_NUMBER: ok = parse_number(k, v, &d) == 0; break;
-	case K_ENUM: ok = word_index(k->words, v) >= 0; break;
-	case K_NAME: ok = pb_valid_name(v); break;
-	case K_NAMES: why = list_problem(v, true, &oom); break;
-	case K_ACCOUNTS: why = list_problem(v, false, &oom); break;
-	case K_TEXT: ok = !pb_has_ctrl(v); break;
-	case K_SCHEME: ok = http_token(v, SCHEME_MAX); break;
-	case K_BASE_URL: ok = http_url(v); why = ok ? NULL : url_problem(v); break;
-	case K_URL:
-		ok = v[0] == '/' ? no_blanks(v) : http_url(v);
-		why = ok ? NULL : url_problem(v);
-		break;
-	case K_PATH: ok = v[0] == '/' && !pb_has_ctrl(v); break;
-	case K_PROXY: ok = no_blanks(v); break;
-	case K_JSON_PATH: ok = pb_json_path_valid(v); break;
-	case K_LIFETIME: ok = pb_lifetime_valid(v); break;
-	case K_HEADER:
-	case K_TEMPLATE:
-		if (pb_template_fields(v, accept_any_field, NULL, &terr) < 0)
-			return pb_fail(err, PB_E_CONFIG, "%s:%u: %s: %s",
-				       file, e->line, e->key, terr.msg);
-		return 0;
-	}
-	if (oom)
-		return pb_fail(err, PB_E_INTERNAL, "out of memory");
-	if (why != NULL)
-		return pb_fail(err, PB_E_CONFIG, "%s:%u: %s: '%.80s' %s",
-			       file, e->line, e->key, v, why);
-	if (!ok && k->kind == K_PROXY)
-		return pb_fail(err, PB_E_CONFIG, "%s:%u: %s: the value is not %s",
-			       file, e->line, e->key, k->expect);
-	if (!ok)
-		return pb_fail(err, PB_E_CONFIG, "%s:%u: %s: '%.80s' is not %s",
-			       file, e->line, e->key, v, k->expect);
-	return 0;
-}
-
 /* ---------------------------------------------------------------- files */
-
-/* "FILE:LINE: unknown key 'timout' in [defaults]", with a key it may be a slip for. */
-static int unknown_key(const struct pb_ini *ini, const struct pb_ini_entry *e,
-		       struct pb_err *err)
-{
-	const char *names[NKEYS], *near;
-
-	for (size_t i = 0; i < NKEYS; i++)
-		names[i] = key_table[i].kind == K_HEADER ? NULL : key_table[i].name;
-	near = pb_closest(e->key, names, NKEYS);
-	return pb_fail(err, PB_E_CONFIG, "%s:%u: unknown key '%s' in [%s%s%s]%s%s%s", ini->path,
-		       e->line, e->key, e->type, e->name ? " " : "", e->name ? e->name : "",
-		       near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
-}
-
-/* The table row for a key: exact, or a prefix row with a non-empty rest. */
-static const struct key_def *find_key(const char *key)
-{
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct key_def *k = &key_table[i];
-		size_t n = strlen(k->name);
-
-		if (k->kind == K_HEADER ? strncmp(key, k->name, n) == 0 && key[n] != '\0'
-					: strcmp(key, k->name) == 0)
-			return k;
-	}
-	return NULL;
-}
-
-/* IN_* bit of a section type, 0 if there is no such section. */
-static unsigned section_bit(const char *type)
-{
-	if (strcmp(type, "defaults") == 0)
-		return IN_DEFAULTS;
-	if (strcmp(type, "vendor") == 0)
-		return IN_VENDOR;
-	if (strcmp(type, "profile") == 0)
-		return IN_PROFILE;
-	return 0;
-}
-
-/* "[defaults]" "[vendor]" "[profile]": where a key may go, for messages. */
-static const char *where_allowed(unsigned in)
-{
-	switch (in) {
-	case IN_DEFAULTS: return "[defaults]";
-	case IN_PROFILE: return "[profile]";
-	case IN_DEFAULTS | IN_PROFILE: return "[defaults] and [profile]";
-	default: return "[vendor] and [profile]";
-	}
-}
-
-/* A section header of the main config: known type, a name exactly when needed. */
-static int check_header(const struct pb_ini *ini, const struct pb_ini_entry *h,
-			struct pb_err *err)
-{
-	unsigned bit = section_bit(h->type);
-
-	if (bit == 0)
-		return pb_fail(err, PB_E_CONFIG, "%s:%u: unknown section [%s%s%s] (expected "
-			       "[defaults], [vendor NAME] or [profile NAME])", ini->path,
-			       h->line, h->type, h->name ? " " : "", h->name ? h->name : "");
-	if (bit == IN_DEFAULTS && h->name != NULL)
-		return pb_fail(err, PB_E_CONFIG, "%s:%u: [defaults %s]: [defaults] takes no name",
-			       ini->path, h->line, h->name);
-	if (bit != IN_DEFAULTS && h->name == NULL)
-		return pb_fail(err, PB_E_CONFIG, "%s:%u: [%s] needs a name: [%s NAME]",
-			       ini->path, h->line, h->type, h->type);
-	return 0;
-}
-
-/* A preset holds one section, [vendor <vendor>], and nothing else. */
-static int check_preset_header(const struct pb_ini *ini, const struct pb_ini_entry *h,
-			       const char *vendor, struct pb_err *err)
-{
-	if (h != &ini->v[0])
-		return pb_fail(err, PB_E_CONFIG, "%s:%u: a preset holds one section, "
-			       "[vendor %s]", ini->path, h->line, vendor);
-	if (strcmp(h->type, "vendor") != 0 || h->name == NULL || strcmp(h->name, vendor) != 0)
-		return pb_fail(err, PB_E_CONFIG, "%s:%u: the section must be [vendor %s], "
-			       "as the file is named", ini->path, h->line, vendor);
-	return 0;
-}
-
-/*
- * Pass 1 over a parsed file: every section known, every key known and
- * allowed in its section, every value of the right kind. preset is the
- * vendor name for a preset file, NULL for the main config.
- */
-static int check_file(const struct pb_ini *ini, const char *preset, struct pb_err *err)
-{
-	const struct key_def *k;
-	unsigned bit = 0;
-
-	if (preset != NULL && ini->n == 0)
-		return pb_fail(err, PB_E_CONFIG, "%s: a preset holds one section, [vendor %s]",
-			       ini->path, preset);
-	for (size_t i = 0; i < ini->n; i++) {
-		const struct pb_ini_entry *e = &ini->v[i];
-
-		if (e->key == NULL) {
-			if (preset ? check_preset_header(ini, e, preset, err) < 0
-				   : check_header(ini, e, err) < 0)
-				return -1;
-			bit = section_bit(e->type);
-			continue;
-		}
-		for (size_t r = 0; r < sizeof(removed_keys) / sizeof(removed_keys[0]); r++)
-			if (strcmp(e->key, removed_keys[r].name) == 0)
-				return pb_fail(err, PB_E_CONFIG, "%s:%u: %s %s (delete the line)",
-					       ini->path, e->line, e->key, removed_keys[r].why);
-		if ((k = find_key(e->key)) == NULL)
-			return unknown_key(ini, e, err);
-		if (!(k->in & bit))
-			return pb_fail(err, PB_E_CONFIG, "%s:%u: %s is not allowed in [%s] "
-				       "(only in %s)", ini->path, e->line, e->key, e->type,
-				       where_allowed(k->in));
-		if (check_value(k, e, ini->path, err) < 0)
-			return -1;
-	}
-	return 0;
-}
 
 /*
  * Open a config or preset file the way sshd treats its config: not through
@@ -649,12 +159,12 @@ static int layer_section(struct layers *L, const struct pb_ini *ini, size_t sec,
 			 unsigned mask, struct pb_err *err)
 {
 	for (size_t i = sec + 1; i < ini->n && ini->v[i].key != NULL; i++) {
-		struct setting s = { &ini->v[i], ini->path, find_key(ini->v[i].key) };
+		struct setting s = { &ini->v[i], ini->path, pb_conf_find_key(ini->v[i].key) };
 
 		if (s.k == NULL || !(s.k->in & mask))
 			continue;
 		if (s.k->kind != K_HEADER)
-			L->key[s.k - key_table] = s;
+			L->key[s.k - pb_conf_keys] = s;
 		else if (layer_header(L, &s) < 0)
 			return pb_fail(err, PB_E_INTERNAL, "out of memory");
 	}
@@ -662,38 +172,6 @@ static int layer_section(struct layers *L, const struct pb_ini *ini, size_t sec,
 }
 
 /* Set one profile field from a (pass-1 checked) setting. */
-static int apply(struct pb_profile *p, const struct setting *s, struct pb_err *err)
-{
-	const struct key_def *k = s->k;
-	const char *v = s->e->value;
-	char *field = (char *)p + k->off;
-	int idx;
-	size_t n;
-
-	if (k->off == NO_FIELD)
-		return 0;
-	switch (k->kind) {
-	case K_NUMBER:
-		(void)parse_number(k, v, (double *)(void *)field);
-		return 0;
-	case K_ENUM:
-		idx = word_index(k->words, v);
-		memcpy(field, &idx, sizeof(idx));
-		return 0;
-	case K_NAMES:
-	case K_ACCOUNTS:
-		/* each key is applied once per profile, so the list is still NULL */
-		if (split_list(v, (const char ***)(void *)field, &n) != 0)
-			return pb_fail(err, PB_E_INTERNAL, "out of memory");
-		*(size_t *)(void *)((char *)p + k->count_off) = n;
-		return 0;
-	default:
-		*(const char **)(void *)field = *v != '\0' ? v : NULL;
-		return 0;
-	}
-}
-
-/* Turn the layered token.header.* or refresh.header.* settings into r->headers. */
 static int build_headers(struct pb_request *r, const struct layers *L, const char *prefix,
 			 struct pb_err *err)
 {
@@ -719,158 +197,6 @@ static int build_headers(struct pb_request *r, const struct layers *L, const cha
 		r->headers = NULL;
 	}
 	return 0;
-}
-
-/* ---------------------------------------------------------------- profile checks */
-
-/* Does the profile's credential list have this field? */
-static bool has_field(const struct pb_profile *p, const char *name)
-{
-	return listed(p->fields, p->nfields, name);
-}
-
-/* What pb_template_fields() reports into, for one template of one profile. */
-struct field_check {
-	const struct pb_profile *p;
-	bool refresh;             /* a refresh.* template: refresh_token is known */
-	bool saw_refresh_token;
-	char bad[65];
-};
-
-/* pb_template_fields() callback for pass 2: is name a field this template may use? */
-static int field_known(void *ctx, const char *name, bool optional)
-{
-	struct field_check *fc = ctx;
-
-	if (strcmp(name, "refresh_token") == 0 && fc->refresh) {
-		fc->saw_refresh_token = true;
-		return 0;
-	}
-	if (strcmp(name, "refresh_token") != 0 && (is_reserved(name) || has_field(fc->p, name)))
-		return 0;
-	snprintf(fc->bad, sizeof(fc->bad), "%s", name);
-	return 1;
-}
-
-/* Fail with "FILE:LINE: [profile P]: MESSAGE". */
-static int profile_fail(struct pb_err *err, const struct pb_profile *p, const char *file,
-			unsigned line, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int profile_fail(struct pb_err *err, const struct pb_profile *p, const char *file,
-			unsigned line, const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return pb_fail(err, PB_E_CONFIG, "%s:%u: [profile %s]: %s", file, line, p->name, msg);
-}
-
-/* Check that the template of setting s names only fields the profile knows. */
-static int check_fields(const struct pb_profile *p, const struct setting *s,
-			struct field_check *fc, struct pb_err *err)
-{
-	struct pb_err scratch = { 0 };
-	char known[256] = "";
-	size_t n = 0;
-
-	if (s->e == NULL || s->e->value[0] == '\0')
-		return 0;
-	if (pb_template_fields(s->e->value, field_known, fc, &scratch) == 0)
-		return 0;
-	if (strcmp(fc->bad, "refresh_token") == 0)
-		return profile_fail(err, p, s->file, s->e->line, "%s names field 'refresh_token', "
-				    "which only refresh.* templates may use", s->e->key);
-	for (size_t i = 0; i < p->nfields && n < sizeof(known); i++)
-		n += (size_t)snprintf(known + n, sizeof(known) - n, "%s, ", p->fields[i]);
-	if (n < sizeof(known))
-		snprintf(known + n, sizeof(known) - n, "scope, audience%s",
-			 fc->refresh ? ", refresh_token" : "");
-	return profile_fail(err, p, s->file, s->e->line, "%s names unknown field '%s' (known: %s)",
-			    s->e->key, fc->bad, known);
-}
-
-/* Check every template of the profile; note whether refresh.* uses refresh_token. */
-static int check_templates(const struct pb_profile *p, const struct layers *L,
-			   bool *refresh_uses_token, struct pb_err *err)
-{
-	struct field_check fc = { .p = p };
-
-	for (size_t i = 0; i < NKEYS + L->nhdr; i++) {
-		const struct setting *s = i < NKEYS ? &L->key[i] : &L->hdr[i - NKEYS];
-
-		if (s->k == NULL || (s->k->kind != K_TEMPLATE && s->k->kind != K_HEADER))
-			continue;
-		fc.refresh = strncmp(s->k->name, "refresh.", 8) == 0;
-		if (check_fields(p, s, &fc, err) < 0)
-			return -1;
-	}
-	*refresh_uses_token = fc.saw_refresh_token;
-	return 0;
-}
-
-/* Is this URL relative (joined to base_url)? */
-static bool relative(const char *url)
-{
-	return url != NULL && url[0] == '/';
-}
-
-/* The setting of a key by name (its table row must exist). */
-static const struct setting *setting_of(const struct layers *L, const char *key)
-{
-	return &L->key[find_key(key) - key_table];
-}
-
-/* Pass 2 for an exchange vendor: the keys a request needs, and templates. */
-static int check_exchange(const struct pb_profile *p, const struct layers *L,
-			  struct pb_err *err)
-{
-	const char *f = p->origin.file;
-	unsigned line = p->origin.line;
-	bool uses_rt;
-
-	if (p->token.url == NULL)
-		return profile_fail(err, p, f, line, "vendor '%s' has no token.url", p->vendor);
-	if (p->resp_token == NULL)
-		return profile_fail(err, p, f, line, "vendor '%s' has no response.token", p->vendor);
-	if (p->base_url == NULL && (relative(p->token.url) || relative(p->refresh.url)))
-		return profile_fail(err, p, f, line, "base_url is not set (vendor '%s' has none; "
-				    "set it in [profile %s])", p->vendor, p->name);
-	if (check_templates(p, L, &uses_rt, err) < 0)
-		return -1;
-	if (p->refresh.url != NULL) {
-		const struct setting *s = setting_of(L, "refresh.url");
-
-		if (p->resp_refresh_token == NULL)
-			return profile_fail(err, p, s->file, s->e->line, "refresh.url is set but "
-					    "response.refresh_token is not");
-		if (!uses_rt)
-			return profile_fail(err, p, s->file, s->e->line, "refresh.url is set but "
-					    "no refresh.body or refresh.header.* uses ${refresh_token}");
-	}
-	if (p->client_auth == PB_AUTH_BASIC &&
-	    (!has_field(p, "client_id") || !has_field(p, "client_secret"))) {
-		const struct setting *s = setting_of(L, "client_auth");
-
-		return profile_fail(err, p, s->file, s->e->line, "client_auth = basic needs "
-				    "the fields client_id and client_secret");
-	}
-	return 0;
-}
-
-/* Pass 2: the resolved profile as a whole. */
-static int check_profile(const struct pb_profile *p, const struct layers *L,
-			 struct pb_err *err)
-{
-	if (p->type == PB_TYPE_STATIC) {
-		if (!has_field(p, "token"))
-			return profile_fail(err, p, p->origin.file, p->origin.line,
-					    "vendor '%s' is static but its fields have no "
-					    "'token'", p->vendor);
-		return 0;
-	}
-	return check_exchange(p, L, err);
 }
 
 /* ---------------------------------------------------------------- resolving */
@@ -929,7 +255,7 @@ static void unknown_vendor(struct loader *ld, const struct pb_profile *p, unsign
 			 i > 0 ? ", " : "", names[i]);
 	}
 	near = pb_closest(p->vendor, ptrs, n);
-	profile_fail(ld->err, p, ld->cfg->path, line, "unknown vendor '%s' (%s%s%sno [vendor %s] "
+	pb_conf_profile_fail(ld->err, p, ld->cfg->path, line, "unknown vendor '%s' (%s%s%sno [vendor %s] "
 		     "section, no preset %s; presets: %s)", p->vendor, near ? "did you mean " : "",
 		     near ? near : "", near ? "? " : "", p->vendor, path, n > 0 ? known : "none");
 }
@@ -963,7 +289,7 @@ static int find_vendor(struct loader *ld, const struct pb_profile *p,
 	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s.conf", cfg->vendor_dir,
 			     p->vendor) >= sizeof(path)) {
-		profile_fail(ld->err, p, cfg->path, ve->line, "vendor_dir is too long");
+		pb_conf_profile_fail(ld->err, p, cfg->path, ve->line, "vendor_dir is too long");
 		return -1;   /* not profile_fail's value: *vini is unset, say so plainly */
 	}
 	if (read_file(ld, path, &missing, &ini) < 0) {
@@ -971,7 +297,7 @@ static int find_vendor(struct loader *ld, const struct pb_profile *p,
 			unknown_vendor(ld, p, ve->line, path);
 		return -1;
 	}
-	if (check_file(ini, p->vendor, ld->err) < 0)
+	if (pb_conf_check_file(ini, p->vendor, ld->err) < 0)
 		return -1;
 	*vini = ini;
 	return 0;
@@ -1008,18 +334,18 @@ static int apply_layers(struct pb_profile *p, const struct layers *L, struct pb_
 {
 	const struct setting *s;
 
-	for (size_t i = 0; i < NKEYS; i++)
-		if (L->key[i].e != NULL && apply(p, &L->key[i], err) < 0)
+	for (size_t i = 0; i < PB_CONF_NKEYS; i++)
+		if (L->key[i].e != NULL && pb_conf_apply(p, &L->key[i], err) < 0)
 			return -1;
 	if (build_headers(&p->token, L, "token.header.", err) < 0 ||
 	    build_headers(&p->refresh, L, "refresh.header.", err) < 0)
 		return -1;
-	infer_format(&p->token, setting_of(L, "token.format"));
-	infer_format(&p->refresh, setting_of(L, "refresh.format"));
-	s = setting_of(L, "token.url");
+	infer_format(&p->token, pb_conf_setting(L, "token.format"));
+	infer_format(&p->refresh, pb_conf_setting(L, "refresh.format"));
+	s = pb_conf_setting(L, "token.url");
 	if (s->e != NULL)
 		p->token.origin = (struct pb_origin){ s->file, s->e->line };
-	s = setting_of(L, "refresh.url");
+	s = pb_conf_setting(L, "refresh.url");
 	if (s->e != NULL)
 		p->refresh.origin = (struct pb_origin){ s->file, s->e->line };
 	return 0;
@@ -1036,7 +362,7 @@ static int resolve_profile(struct loader *ld, size_t sec, struct pb_profile *p)
 
 	init_profile(p, ld->cfg, &main_ini->v[sec]);
 	if ((ve = section_get(main_ini, sec, "vendor")) == NULL) {
-		profile_fail(ld->err, p, p->origin.file, p->origin.line, "no 'vendor' key "
+		pb_conf_profile_fail(ld->err, p, p->origin.file, p->origin.line, "no 'vendor' key "
 			     "(a preset name or the name of a [vendor NAME] section)");
 		goto done;
 	}
@@ -1048,7 +374,7 @@ static int resolve_profile(struct loader *ld, size_t sec, struct pb_profile *p)
 	     layer_section(&L, main_ini, (size_t)ld->defaults, IN_PROFILE, ld->err) < 0) ||
 	    layer_section(&L, main_ini, sec, IN_PROFILE, ld->err) < 0)
 		goto done;
-	if (apply_layers(p, &L, ld->err) < 0 || check_profile(p, &L, ld->err) < 0)
+	if (apply_layers(p, &L, ld->err) < 0 || pb_conf_check_profile(p, &L, ld->err) < 0)
 		goto done;
 	rc = 0;
 done:
@@ -1071,9 +397,9 @@ static void load_defaults(struct pb_config *cfg, ssize_t sec, const char *vendor
 	if (sec < 0)
 		return;
 	if ((e = section_get(ini, (size_t)sec, "timeout")) != NULL)
-		(void)parse_number(find_key("timeout"), e->value, &cfg->timeout);
+		(void)pb_conf_parse_number(pb_conf_find_key("timeout"), e->value, &cfg->timeout);
 	if ((e = section_get(ini, (size_t)sec, "refresh_at")) != NULL)
-		(void)parse_number(find_key("refresh_at"), e->value, &cfg->refresh_at);
+		(void)pb_conf_parse_number(pb_conf_find_key("refresh_at"), e->value, &cfg->refresh_at);
 	if ((e = section_get(ini, (size_t)sec, "vendor_dir")) != NULL && e->value[0] != '\0')
 		cfg->vendor_dir = e->value;
 	if ((e = section_get(ini, (size_t)sec, "system_credentials_dir")) != NULL &&
@@ -1102,7 +428,7 @@ int pb_config_load(const char *path, const char *vendor_dir_default,
 		pb_fail(err, PB_E_INTERNAL, "out of memory");
 		goto fail;
 	}
-	if (read_file(&ld, path, &missing, &main_ini) < 0 || check_file(main_ini, NULL, err) < 0)
+	if (read_file(&ld, path, &missing, &main_ini) < 0 || pb_conf_check_file(main_ini, NULL, err) < 0)
 		goto fail;
 	ld.defaults = section_find(main_ini, "defaults", NULL);
 	load_defaults(cfg, ld.defaults, vendor_dir_default, creds_dir_default);
@@ -1199,44 +525,6 @@ int pb_config_state_dir(const struct pb_config *cfg, char *out, size_t len, stru
 int pb_config_users_dir(const struct pb_config *cfg, char *out, size_t len, struct pb_err *err)
 {
 	return beside_socket(cfg, "users", out, len, err);
-}
-
-/* Is the name of group gid in the profile's groups list? */
-static bool group_listed(const struct pb_profile *p, gid_t gid)
-{
-	struct group gr, *res = NULL;
-	size_t size = 1024;
-	char *buf = NULL;
-	bool found = false;
-	int rc;
-
-	for (;;) {
-		if ((buf = malloc(size)) == NULL)
-			return false;
-		rc = getgrgid_r(gid, &gr, buf, size, &res);
-		if (rc != ERANGE || size >= 1024 * 1024)
-			break;
-		free(buf);
-		size *= 2;
-	}
-	if (rc == 0 && res != NULL)
-		found = listed(p->groups, p->ngroups, gr.gr_name);
-	free(buf);
-	return found;
-}
-
-/* users/groups both empty: everyone; else a listed user or a listed group. */
-bool pb_profile_applies(const struct pb_profile *p, const char *user,
-			const gid_t *gids, size_t ngids)
-{
-	if (p->nusers == 0 && p->ngroups == 0)
-		return true;
-	if (user != NULL && listed(p->users, p->nusers, user))
-		return true;
-	for (size_t i = 0; p->ngroups > 0 && i < ngids; i++)
-		if (group_listed(p, gids[i]))
-			return true;
-	return false;
 }
 
 /* "json" / "form" / "raw", for messages and `bearer-token status`. */

@@ -6,7 +6,7 @@
  * inline [vendor NAME] section of the main config (which may replace a
  * preset wholesale: if the main config defines [vendor X], the preset X is
  * not read), then [defaults], then the [profile NAME] section itself.
- * Every key is checked against one table (conf.c: key_table); an unknown
+ * Every key is checked against one table (conf_keys.c: pb_conf_keys); an unknown
  * key, a bad value, a template naming an unknown field, or a profile naming
  * an unknown vendor is an error "FILE:LINE: ..." naming the key.
  *

@@ -6,7 +6,7 @@
 #       --help`, man/bearer-token.1 and README.md's "The command line";
 #   (b) the module's options, with or without "=VALUE": module/options.c,
 #       man/pam_bearer.8 and README.md's "Module options";
-#   (c) the config keys and the sections each is allowed in: lib/conf.c's
+#   (c) the config keys and the sections each is allowed in: lib/conf_keys.c's
 #       key table and man/pam_bearer.conf.5.
 # Every difference is one line: "what: X is in A but not in B".
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -184,7 +184,7 @@ compare("pam_bearer.so options", {
     "module/options.c": mod_code, "pam_bearer.8": mod_man, "README": mod_rd})
 
 # ------------------------------------------------------------ (c) config keys
-config_c = section(read("lib/conf.c"), r"^static const struct key_def key_table", r"^\};")
+config_c = section(read("lib/conf_keys.c"), r"^const struct key_def pb_conf_keys", r"^\};")
 where = {"D": "[defaults]", "V": "[vendor]", "R": "[profile]"}
 key_code = {w: set() for w in where.values()}
 for name, flags in re.findall(r'\{ "([a-z_.]+)", ([DVR |]+),', config_c):
@@ -208,11 +208,11 @@ for w, title in (("[defaults]", r"\[defaults\]"), ("[vendor]", r"\[vendor NAME\]
             keys |= {a for a in args if re.fullmatch(r"[a-z_.]+", a)}
     key_man[w] = keys
 compare("pam_bearer.conf keys", {
-    "lib/conf.c": set().union(*key_code.values()),
+    "lib/conf_keys.c": set().union(*key_code.values()),
     "pam_bearer.conf.5": set().union(*key_man.values())})
 for w in where.values():
     compare("pam_bearer.conf keys allowed in %s" % w,
-            {"lib/conf.c": key_code[w], "pam_bearer.conf.5": key_man[w]})
+            {"lib/conf_keys.c": key_code[w], "pam_bearer.conf.5": key_man[w]})
 
 for p in problems:
     print("not ok - " + p)

@@ -404,7 +404,7 @@ static void test_open_bearer_mode(void **state)
 {
 	static const mode_t bad[] = { 0750, 0705, 0701, 0777, 0500, 0300 };
 	struct fx *f = *state;
-	char want[PATH_MAX + 64];
+	char want[2 * PATH_MAX + 64];
 
 	assert_int_equal(mkdir(f->bearer, 0700), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -423,7 +423,7 @@ static void test_open_wrong_uid(void **state)
 {
 	struct fx *f = *state;
 	uid_t other = getuid() == 0 ? NOBODY : 0;
-	char want[2 * PATH_MAX + 128], me[64], them[64];
+	char want[3 * PATH_MAX], me[64], them[64];
 
 	/* owners by name, and the command that fixes it (issue 13) */
 	pb_user_name(getuid(), me, sizeof(me));
@@ -439,7 +439,7 @@ static void test_open_wrong_uid(void **state)
 static void test_open_foreign_owned(void **state)
 {
 	struct fx *f = *state;
-	char want[PATH_MAX + 64];
+	char want[3 * PATH_MAX];
 
 	if (getuid() != 0)
 		skip();
