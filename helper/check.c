@@ -60,6 +60,22 @@ static void problem(struct check *k, const char *fmt, ...)
 	k->problems++;
 }
 
+/* Check [p] of creds, a problem when it fails; a warning (not counted) when its expiries disagree. */
+static bool check_creds(struct check *k, const struct pb_creds *creds, const struct pb_profile *p)
+{
+	struct pb_err err;
+	char msg[sizeof(err.msg)];
+
+	pb_err_clear(&err);
+	if (pb_creds_check(creds, p, &err) < 0) {
+		problem(k, "%s", err.msg);
+		return false;
+	}
+	if (pb_creds_expiry_conflict(creds, p, msg, sizeof(msg)))
+		fprintf(stderr, "bearer-token: warning: %s\n", msg);
+	return true;
+}
+
 /*
  * Become the user (effective ids and groups) to read what their login
  * reads, or back to root: 0, or -1 (then nothing is read as anyone).
@@ -304,9 +320,7 @@ static void check_user_creds(struct check *k, const struct pb_profile **v, size_
 		problem(k, "%s", err.msg);
 	} else {
 		for (size_t i = 0; i < n; i++)
-			if (pb_creds_check(&creds, v[i], &err) < 0)
-				problem(k, "%s", err.msg);
-			else
+			if (check_creds(k, &creds, v[i]))
 				printf("  %s: credentials in %s: OK\n", v[i]->name, path);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -348,9 +362,7 @@ static void check_system_creds(struct check *k, const struct pb_profile **v, siz
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (pb_creds_check(&creds, v[i], &err) < 0)
-			problem(k, "%s", err.msg);
-		else
+		if (check_creds(k, &creds, v[i]))
 			printf("  %s: credentials in %s: OK\n", v[i]->name, path);
 	pb_creds_free(&creds);
 }
@@ -446,9 +458,7 @@ static void check_own_creds(struct check *k)
 
 		if (p->credentials != PB_CRED_USER || !pb_ctx_applies(&c->ctx, p))
 			continue;
-		if (pb_creds_check(&creds, p, &err) < 0)
-			problem(k, "%s", err.msg);
-		else
+		if (check_creds(k, &creds, p))
 			checked++;
 	}
 	pb_creds_free(&creds);

@@ -316,6 +316,9 @@ static void init_profile(struct pb_profile *p, const struct pb_config *cfg,
 	p->scheme = DEFAULT_SCHEME;
 	p->lifetime = DEFAULT_LIFETIME;
 	p->client_auth = PB_AUTH_BODY;
+	p->refused_status[0] = 401;    /* Unauthorized, Forbidden: RFC 9110 */
+	p->refused_status[1] = 403;
+	p->nrefused_status = 2;
 	p->timeout = DEFAULT_TIMEOUT;
 	p->refresh_at = DEFAULT_REFRESH_AT;
 	p->min_interval = DEFAULT_MIN_INTERVAL;

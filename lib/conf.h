@@ -17,7 +17,7 @@
  *   [vendor X]  type base_url fields token.url token.body token.format
  *               token.header.NAME refresh.url refresh.body refresh.format
  *               response.token response.expires_in response.refresh_token
- *               lifetime scheme client_auth
+ *               lifetime scheme client_auth refused_status refused_hint
  *   [profile X] vendor credentials users groups scope audience
  *               timeout refresh_at min_interval first_refresh_from ca_file proxy,
  *               and any [vendor] key
@@ -35,6 +35,9 @@
 #define PB_BROKER_SOCKET "/run/pam_bearer/broker.sock"
 /* Beside it (by default): the stand-in runtime dirs of hosts without logind, USERS/<uid> */
 #define PB_USERS_DIR "/run/pam_bearer/users"
+
+/* At most this many statuses in refused_status */
+#define PB_REFUSED_MAX 8
 
 enum pb_vendor_type { PB_TYPE_EXCHANGE, PB_TYPE_STATIC };
 enum pb_cred_source { PB_CRED_USER, PB_CRED_SYSTEM };
@@ -78,6 +81,10 @@ struct pb_profile {
 	const char *lifetime;           /* "jwt | 604800", "none", ...; validated */
 	const char *scheme;             /* "Bearer", "Token" */
 	enum pb_client_auth client_auth;
+	/* statuses of an exchange that mean "the credentials were refused" */
+	unsigned short refused_status[PB_REFUSED_MAX];
+	size_t nrefused_status;
+	const char *refused_hint;       /* added to that message; NULL: none */
 	const char *scope, *audience;   /* NULL when unset */
 	const char **users, **groups;   /* NULL-free arrays; both empty: everyone */
 	size_t nusers, ngroups;

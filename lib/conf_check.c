@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf_int.h"
+#include "expiry.h"
 #include "template.h"
 
 /* Does the profile's credential list have this field? */
@@ -143,10 +144,18 @@ int pb_conf_check_profile(const struct pb_profile *p, const struct layers *L,
 			  struct pb_err *err)
 {
 	if (p->type == PB_TYPE_STATIC) {
+		const struct setting *s = pb_conf_setting(L, "lifetime");
+
 		if (!has_field(p, "token"))
 			return pb_conf_profile_fail(err, p, p->origin.file, p->origin.line,
 					    "vendor '%s' is static but its fields have no "
 					    "'token'", p->vendor);
+		/* a key the user holds has its own expiry: nothing counts from now */
+		if (s->e != NULL && !pb_lifetime_only_words(p->lifetime))
+			return pb_conf_profile_fail(err, p, s->file, s->e->line, "lifetime of a "
+					    "static vendor is jwt, none or 'jwt | none' (the "
+					    "expiry is the token's exp or the credentials' "
+					    "'expires')");
 		return 0;
 	}
 	return check_exchange(p, L, err);

@@ -29,6 +29,7 @@ enum kind {
 	K_JSON_PATH,    /* response path, '|' alternatives */
 	K_LIFETIME,     /* jwt | SECONDS | none, '|' alternatives */
 	K_HEADER,       /* prefix key: token.header.NAME / refresh.header.NAME */
+	K_STATUSES,     /* comma-separated HTTP statuses 400..499 but 429 */
 };
 
 /* The sections a key may appear in. */
@@ -50,7 +51,7 @@ struct key_def {
 };
 
 /* The rows of pb_conf_keys (a mismatch with its definition fails to compile). */
-#define PB_CONF_NKEYS 32
+#define PB_CONF_NKEYS 34
 extern const struct key_def pb_conf_keys[PB_CONF_NKEYS];
 
 /* One setting that won the layering: the entry, its file, its table row. */

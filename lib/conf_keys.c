@@ -83,6 +83,9 @@ const struct key_def pb_conf_keys[] = {
 	  .expect = "an HTTP authentication scheme such as Bearer" },
 	{ "client_auth", V | R, K_ENUM, P(client_auth), .words = auth_words,
 	  .expect = "body or basic" },
+	{ "refused_status", V | R, K_STATUSES, P(refused_status), P(nrefused_status),
+	  .expect = "a list of up to 8 HTTP statuses 400-499 (not 429)" },
+	{ "refused_hint", V | R, K_TEXT, P(refused_hint), .expect = "text without control characters" },
 	/* [profile X] only */
 	{ "vendor", R, K_NAME, P(vendor), .expect = "a vendor name" },
 	{ "credentials", R, K_ENUM, P(credentials), .words = cred_words,
@@ -277,6 +280,38 @@ static bool empty_unsets(enum kind kind)
 }
 
 /*
+ * "401, 403" into out (up to PB_REFUSED_MAX): each 400..499, but 429, which
+ * is a rate limit, never refused credentials. 0, or -1 when it is not such
+ * a list.
+ */
+static int parse_statuses(const char *v, unsigned short *out, size_t *n)
+{
+	const char *s = v;
+
+	*n = 0;
+	for (;;) {
+		char *end;
+		long st;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s < '0' || *s > '9' || *n == PB_REFUSED_MAX)
+			return -1;
+		errno = 0;
+		st = strtol(s, &end, 10);
+		if (errno != 0 || end - s != 3 || st < 400 || st > 499 || st == 429)
+			return -1;
+		out[(*n)++] = (unsigned short)st;
+		for (s = end; *s == ' ' || *s == '\t'; s++)
+			;
+		if (*s == '\0')
+			return 0;
+		if (*s++ != ',')
+			return -1;
+	}
+}
+
+/*
  * Check one value against its table row, on its own (pass 1). The value is
  * quoted in the message except for templates and proxies, which may carry
  * a password.
@@ -315,6 +350,13 @@ static int check_value(const struct key_def *k, const struct pb_ini_entry *e,
 	case K_PROXY: ok = no_blanks(v); break;
 	case K_JSON_PATH: ok = pb_json_path_valid(v); break;
 	case K_LIFETIME: ok = pb_lifetime_valid(v); break;
+	case K_STATUSES: {
+		unsigned short st[PB_REFUSED_MAX];
+		size_t n;
+
+		ok = parse_statuses(v, st, &n) == 0;
+		break;
+	}
 	case K_HEADER:
 	case K_TEMPLATE:
 		if (pb_template_fields(v, accept_any_field, NULL, &terr) < 0)
@@ -481,6 +523,10 @@ int pb_conf_apply(struct pb_profile *p, const struct setting *s, struct pb_err *
 		/* each key is applied once per profile, so the list is still NULL */
 		if (split_list(v, (const char ***)(void *)field, &n) != 0)
 			return pb_fail(err, PB_E_INTERNAL, "out of memory");
+		*(size_t *)(void *)((char *)p + k->count_off) = n;
+		return 0;
+	case K_STATUSES:
+		(void)parse_statuses(v, (unsigned short *)(void *)field, &n);
 		*(size_t *)(void *)((char *)p + k->count_off) = n;
 		return 0;
 	default:

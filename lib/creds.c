@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "creds.h"
+#include "expiry.h"
 #include "ini.h"
+#include "jwt.h"
 
 #define USER_NAME_MAX 255       /* LOGIN_NAME_MAX - 1 on Linux */
 
@@ -355,6 +357,20 @@ static int no_field(const struct pb_creds *c, const struct pb_profile *p, const 
 	return pb_fail(err, PB_E_CONFIG, "%s: [%s] has no '%s'", at, p->name, field);
 }
 
+/* The exp of [p]'s static token, when its lifetime has jwt and the token is a JWT with one. */
+static bool token_exp(const struct pb_creds *c, const struct pb_profile *p, time_t *exp)
+{
+	const struct pb_secret *tok = find(c, p->name, "token");
+	struct pb_err scratch;
+	int64_t e;
+
+	if (tok == NULL || !pb_lifetime_has(p->lifetime, "jwt") ||
+	    pb_jwt_exp(tok->value, &e, &scratch) < 0)
+		return false;
+	*exp = (time_t)e;
+	return true;
+}
+
 int pb_creds_check(const struct pb_creds *c, const struct pb_profile *p, struct pb_err *err)
 {
 	const struct pb_secret *s;
@@ -373,13 +389,39 @@ int pb_creds_check(const struct pb_creds *c, const struct pb_profile *p, struct 
 				       p->fields[i]);
 		}
 	}
+	if (p->type != PB_TYPE_STATIC)
+		return 0;
 	s = find(c, p->name, "expires");
-	if (p->type == PB_TYPE_STATIC && s != NULL && pb_time_parse(s->value, &t) < 0) {
+	if (s != NULL && pb_time_parse(s->value, &t) < 0) {
 		where(c, s->line, at, sizeof(at));
 		return pb_fail(err, PB_E_CONFIG, "%s: [%s] 'expires' is not an ISO 8601 time "
 			       "such as 2027-01-31T00:00:00Z", at, p->name);
 	}
+	if (s == NULL && !token_exp(c, p, &t) && !pb_lifetime_has(p->lifetime, "none")) {
+		s = find(c, p->name, "token");
+		where(c, s != NULL ? s->line : section_line(c, p->name), at, sizeof(at));
+		return pb_fail(err, PB_E_CONFIG, "%s: [%s] 'token' is not a JWT with an exp: add "
+			       "its expiry, 'expires = 2027-01-31T00:00:00Z'", at, p->name);
+	}
 	return 0;
+}
+
+bool pb_creds_expiry_conflict(const struct pb_creds *c, const struct pb_profile *p, char *out,
+			      size_t len)
+{
+	const struct pb_secret *s = find(c, p->name, "expires");
+	time_t exp, given;
+	char at[PATH_MAX + 16], a[32], b[32];
+
+	if (p->type != PB_TYPE_STATIC || s == NULL || pb_time_parse(s->value, &given) < 0 ||
+	    !token_exp(c, p, &exp) || exp == given)
+		return false;
+	where(c, s->line, at, sizeof(at));
+	pb_time_format(given, a);
+	pb_time_format(exp, b);
+	snprintf(out, len, "%s: [%s] 'expires' %s is not the token's own exp %s; the exp is used",
+		 at, p->name, a, b);
+	return true;
 }
 
 /* Wipe and free every secret. */

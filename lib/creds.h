@@ -78,8 +78,19 @@ const char *pb_creds_get(const struct pb_creds *c, const char *profile, const ch
  * file's line and what looks like a slip: "FILE: no [apivideo] section
  * (did you mean [api-video] at line 3?)", "FILE:3: [apivideo] has no
  * 'api_key' (did you mean 'apikey' at line 4?)". Names only, never a value.
+ * A static token has an expiry to go by: its JWT exp, 'expires', or a
+ * lifetime of none (expiry.h).
  */
 int pb_creds_check(const struct pb_creds *c, const struct pb_profile *p, struct pb_err *err);
+
+/*
+ * A (checked) static token that is a JWT and also has 'expires': do they
+ * disagree? Then true, and out says so ("FILE:LINE: [hautai] 'expires'
+ * 2027-01-31T00:00:00Z is not the token's own exp 2027-02-01T00:00:00Z;
+ * the exp is used"), for check-config to warn.
+ */
+bool pb_creds_expiry_conflict(const struct pb_creds *c, const struct pb_profile *p, char *out,
+			      size_t len);
 
 void pb_creds_free(struct pb_creds *c);
 

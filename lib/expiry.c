@@ -58,6 +58,28 @@ bool pb_lifetime_valid(const char *spec)
 	return true;
 }
 
+bool pb_lifetime_only_words(const char *spec)
+{
+	const char *next = spec;
+	char alt[32];
+
+	while (next != NULL && next_alternative(&next, alt) == 0)
+		if (strcmp(alt, "jwt") != 0 && strcmp(alt, "none") != 0)
+			return false;
+	return true;
+}
+
+bool pb_lifetime_has(const char *spec, const char *word)
+{
+	const char *next = spec;
+	char alt[32];
+
+	while (next != NULL && next_alternative(&next, alt) == 0)
+		if (strcmp(alt, word) == 0)
+			return true;
+	return false;
+}
+
 /*
  * The vendor's expires_in as seconds: a JSON integer, an integral number
  * (3600.0; a fraction is cut), or a string of one ("3600"). 0 or -1 with err.

@@ -8,6 +8,9 @@
  *                 at most 10 years ahead)
  *        <secs>   a fixed number of seconds
  *        none     the token never expires
+ * A static token (type = static) takes its expiry from, first that applies:
+ * its JWT `exp` when lifetime has jwt, the credentials' `expires`, never
+ * when lifetime has none; else it is refused (fetch.c, static_token).
  * Renewal: at obtained + refresh_at * lifetime, and never later than
  * expires - margin, margin = min(60 s, lifetime / 10).
  */
@@ -23,6 +26,10 @@
 
 /* Is a `lifetime` value well formed? (for config validation) */
 bool pb_lifetime_valid(const char *spec);
+/* Has a (valid) lifetime only the words jwt and none, no SECONDS? */
+bool pb_lifetime_only_words(const char *spec);
+/* Is word ("jwt", "none") one of the alternatives of a (valid) lifetime? */
+bool pb_lifetime_has(const char *spec, const char *word);
 
 /*
  * Work out the expiry of `token`, obtained at `now`. expires_in is the

@@ -16,6 +16,7 @@
 #include "fetch.h"
 #include "http.h"
 #include "jsonmap.h"
+#include "jwt.h"
 #include "template.h"
 
 /* Which of the profile's two requests is being made. */
@@ -188,20 +189,51 @@ done:
 }
 
 /*
- * A non-2xx answer as one line. 400, 401 and 403 to an exchange mean the
- * credentials were refused (PB_E_PERM: retrying will not help); anything
- * else, including every refresh failure, is PB_E_TEMP (fetch_over() makes
- * a refused refresh with no credentials to fall back on PB_E_PERM).
+ * Do the credentials stand refused? A status the vendor's refused_status
+ * lists (401 and 403 unless the preset says more), or an OAuth 2.0 error
+ * that says so whatever the status (RFC 6749 5.2: a 400 invalid_client
+ * when the client authenticated in the body, invalid_grant for a refused
+ * grant).
+ */
+static bool credentials_refused(const struct pb_profile *p, long status, const char *oauth_error)
+{
+	for (size_t i = 0; i < p->nrefused_status; i++)
+		if (status == p->refused_status[i])
+			return true;
+	return status == 400 && (strcmp(oauth_error, "invalid_client") == 0 ||
+				 strcmp(oauth_error, "invalid_grant") == 0 ||
+				 strcmp(oauth_error, "unauthorized_client") == 0);
+}
+
+/*
+ * A non-2xx answer as one line, with the message of the vendor's error
+ * body. Refused credentials (credentials_refused) to an exchange are
+ * PB_E_PERM: retrying will not help, and the message says so, with the
+ * vendor's refused_hint. Any other 4xx is "the vendor refused the
+ * request", not blamed on the credentials. All else, including every
+ * refresh failure, is PB_E_TEMP (fetch_over() makes a refused refresh
+ * with no credentials to fall back on PB_E_PERM).
  */
 static int http_error(const struct pb_profile *p, enum which which, const char *url,
 		      const struct pb_http_response *resp, struct pb_err *err)
 {
-	char reason[256], oauth_error[64];
-	bool refused = resp->status == 400 || resp->status == 401 || resp->status == 403;
-	int code = which == EXCHANGE && refused ? PB_E_PERM : PB_E_TEMP;
+	char reason[256], oauth_error[64], hint[160] = "";
+	bool refused, client_error = resp->status >= 400 && resp->status <= 499 &&
+		resp->status != 429 && resp->status != 408;
+	const char *what = "";
+	int code;
 
 	pb_json_error_summary(resp->body.data, resp->body.len, reason, sizeof(reason),
 			      oauth_error, sizeof(oauth_error));
+	refused = which == EXCHANGE && credentials_refused(p, resp->status, oauth_error);
+	code = refused ? PB_E_PERM : PB_E_TEMP;
+	if (refused) {
+		what = "the vendor refused the credentials: ";
+		if (p->refused_hint != NULL)
+			snprintf(hint, sizeof(hint), " (%s)", p->refused_hint);
+	} else if (which == EXCHANGE && client_error) {
+		what = "the vendor refused the request: ";
+	}
 	if (reason[0] == '\0')
 		snprintf(reason, sizeof(reason), "%s",
 			 resp->body.len == 0 ? "empty body"
@@ -210,10 +242,11 @@ static int http_error(const struct pb_profile *p, enum which which, const char *
 		snprintf(reason, sizeof(reason), "redirects are not followed; check base_url");
 	if (resp->retry_after >= 0) {
 		err->retry_after = resp->retry_after;
-		return pb_fail(err, code, "%s: HTTP %ld from %s: %s (retry after %ld s)", p->name,
-			       resp->status, url, reason, resp->retry_after);
+		return pb_fail(err, code, "%s: %sHTTP %ld from %s: %s%s (retry after %ld s)", p->name,
+			       what, resp->status, url, reason, hint, resp->retry_after);
 	}
-	return pb_fail(err, code, "%s: HTTP %ld from %s: %s", p->name, resp->status, url, reason);
+	return pb_fail(err, code, "%s: %sHTTP %ld from %s: %s%s", p->name, what, resp->status,
+		       url, reason, hint);
 }
 
 /*
@@ -328,17 +361,36 @@ static int static_token(const struct pb_profile *p, const struct pb_creds *creds
 	const char *token = creds != NULL ? pb_creds_get(creds, p->name, "token") : NULL;
 	const char *expires = creds != NULL ? pb_creds_get(creds, p->name, "expires") : NULL;
 	long long now_ms = pb_wall_ms();
+	struct pb_err scratch;
+	int64_t exp_s;
+	char when[32];
 
 	if (token == NULL)
 		return pb_fail(err, PB_E_CONFIG, "%s: the credentials have no 'token'", p->name);
 	if (pb_token_check(token, err) < 0)
 		return prefixed(err, p->name);
-	out->has_expiry = expires != NULL && expires[0] != '\0';
-	if (out->has_expiry && pb_time_parse_ms(expires, &out->expires_ms) < 0)
+	if (expires != NULL && expires[0] == '\0')
+		expires = NULL;
+	/* the JWT's own exp is what the vendor enforces: it wins over `expires` */
+	out->has_expiry = true;
+	if (pb_lifetime_has(p->lifetime, "jwt") && pb_jwt_exp(token, &exp_s, &scratch) == 0)
+		out->expires_ms = exp_s * 1000;
+	else if (expires != NULL && pb_time_parse_ms(expires, &out->expires_ms) < 0)
 		return pb_fail(err, PB_E_CONFIG, "%s: expires: not an ISO 8601 time", p->name);
-	if (out->has_expiry && out->expires_ms <= now_ms)
+	else if (expires == NULL && pb_lifetime_has(p->lifetime, "none"))
+		out->has_expiry = false;
+	else if (expires == NULL)
+		return pb_fail(err, PB_E_CONFIG, "%s: the token is not a JWT with an exp: give "
+			       "its expiry as 'expires = 2027-01-31T00:00:00Z' in [%s] of the "
+			       "credentials", p->name, p->name);
+	if (out->has_expiry && out->expires_ms <= now_ms) {
+		pb_time_format((time_t)(out->expires_ms / 1000), when);
 		return pb_fail(err, PB_E_PERM, "%s: the token expired at %s; issue a new one "
-			       "and update the credentials", p->name, expires);
+			       "and update the credentials", p->name, when);
+	}
+	/* as for any lifetime: at most 10 years, whatever the key says */
+	if (out->has_expiry && out->expires_ms - now_ms > PB_MAX_LIFETIME * 1000LL)
+		out->expires_ms = now_ms + PB_MAX_LIFETIME * 1000LL;
 	out->obtained_ms = now_ms;
 	out->token = strdup(token);
 	if (out->token == NULL)

@@ -246,7 +246,23 @@ static bool summarise_error_list(struct json_object *root, const char *key, char
 	return true;
 }
 
-/* DRF field errors: the first member holding ["message", ...] gives "member: message". */
+/* Members whose name says nothing a reader needs: "message: x" is just "x". */
+static bool generic_member(const char *key)
+{
+	static const char *const generic[] = { "message", "messages", "error", "errors", "detail",
+					       "non_field_errors" };
+
+	for (size_t i = 0; i < sizeof(generic) / sizeof(generic[0]); i++)
+		if (strcmp(key, generic[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * DRF field errors, and lists of messages: the first member holding
+ * ["message", ...] gives "member: message" ("message" alone for the
+ * generic members: {"message": ["x"]} is "x").
+ */
 static bool summarise_field_errors(struct json_object *root, char *out, size_t outlen)
 {
 	json_object_object_foreach(root, key, val) {
@@ -258,11 +274,22 @@ static bool summarise_field_errors(struct json_object *root, char *out, size_t o
 		first = json_object_array_get_idx(val, 0);
 		if (json_object_is_type(first, json_type_string) &&
 		    json_object_get_string_len(first) > 0) {
-			one_line(out, outlen, key, json_object_get_string(first));
+			one_line(out, outlen, generic_member(key) ? json_object_get_string(first) : key,
+				 generic_member(key) ? NULL : json_object_get_string(first));
 			return true;
 		}
 	}
 	return false;
+}
+
+/* "message" as a string, or the first string of a list of them; else NULL. */
+static const char *first_message(struct json_object *root)
+{
+	struct json_object *m = first_element(root, "message");
+
+	if (m != NULL && json_object_is_type(m, json_type_string))
+		return json_object_get_string(m);
+	return member_string(root, "message");
 }
 
 /* The summary rules of jsonmap.h, in order; false when none applies. */
@@ -273,9 +300,13 @@ static bool summarise(struct json_object *root, char *out, size_t outlen,
 	const char *a;
 
 	if ((a = member_string(root, "error")) != NULL) {
+		const char *b = member_string(root, "error_description");
+
 		if (oauth_error != NULL && oauth_error_len > 0)
 			one_line(oauth_error, oauth_error_len, a, NULL);
-		one_line(out, outlen, a, member_string(root, "error_description"));
+		if (b == NULL)      /* NestJS: {"error": "Bad Request", "message": [...]} */
+			b = first_message(root);
+		one_line(out, outlen, a, b);
 		return true;
 	}
 	if ((a = member_string(root, "title")) != NULL) {

@@ -29,9 +29,11 @@ struct json_object *pb_json_parse_object(const char *body, size_t len);
  * Summarise an error body into out (one line, at most outlen-1 bytes,
  * control characters replaced), trying in order:
  *   OAuth2   {"error":"invalid_client","error_description":"..."} -> "invalid_client: ..."
+ *            (no error_description: "message", a string or a list's first)
  *   RFC 7807 {"title":"...","detail":"..."}                      -> "title: detail"
  *   DRF      {"detail":"..."} / {"errors":[{"detail":"..."}]}     -> "detail"
  *   DRF field errors {"email":["This field is required."]}       -> "email: This field is required."
+ *            (a generic member's, such as {"message": ["x"]}: "x")
  *   {"message":"..."} / {"error":"..."} / {"error":{"message":...}}
  *   HTML or other non-JSON bodies                                 -> "" (the caller says "non-JSON body")
  * Copies the OAuth2 `error` code into oauth_error (same one-line rules; ""

@@ -9,9 +9,10 @@ listens, and serves HTTPS (plain HTTP with --plain). It exits on its own
 after --max-seconds, or as soon as the process that started it is gone, so a
 killed test never leaves it behind. Python 3 standard library only.
 
-Vendor routes (POST, relative to the base URL) follow the contracts in
-shared/reference/vendors.md: api.video, UNITH, Rythmex (JWT and API token),
-Haut.AI login and a generic OAuth 2.0 token endpoint. GET /v1/whoami is a
+Vendor routes (POST, relative to the base URL) follow the contracts the
+presets in vendors/*.conf describe, each with its source: api.video (and its
+sandbox, under /sandbox, which takes only the sandbox key), UNITH, Rythmex
+(JWT and API token), Haut.AI login and a generic OAuth 2.0 token endpoint. GET /v1/whoami is a
 protected resource that accepts any currently valid issued access token.
 
 Control (not counted in the stats):
@@ -177,8 +178,10 @@ class ApiVideo:
         return Resp(200, {"token_type": "Bearer", "expires_in": st.expires_in(),
                           "access_token": tok, "refresh_token": ref}, access=tok)
 
+    KEY = "test-apivideo-key"
+
     def exchange(self, st, body, rec):
-        if not secret_is(body.get("apiKey"), "test-apivideo-key"):
+        if not secret_is(body.get("apiKey"), self.KEY):
             return self.bad_creds()
         return self.grant(st)
 
@@ -188,6 +191,13 @@ class ApiVideo:
             return Resp(401, {"type": self.TYPE + "authentication-invalid-refresh-token",
                               "title": "The refresh token is invalid.", "name": "", "status": 401})
         return self.grant(st)
+
+
+class ApiVideoSandbox(ApiVideo):
+    """The sandbox: the same contract, its own keys (a production key is refused)."""
+    name = "apivideo-sandbox"
+    routes = {"/sandbox/auth/api-key": "exchange", "/sandbox/auth/refresh": "refresh"}
+    KEY = "test-apivideo-sandbox-key"
 
 
 class Unith:
@@ -201,7 +211,10 @@ class Unith:
         return Resp(429, {"message": "Too Many Requests"})
 
     def exchange(self, st, body, rec):
-        if body.get("email") != USER or not secret_is(body.get("secretKey"), "test-unith-secret"):
+        # either spelling on its own (UNITH's dev-kit sends both): the
+        # tests must not depend on the preset sending both
+        key = body.get("secretKey", body.get("secretkey"))
+        if body.get("email") != USER or not secret_is(key, "test-unith-secret"):
             return self.bad_creds()
         tok = st.issue(self.name)
         if st.config["unith_shape"] == "token":
@@ -324,7 +337,7 @@ class OAuth2:
         return Resp(200, out, access=tok)
 
 
-VENDORS = [ApiVideo(), Unith(), RythmexJwt(), RythmexApiToken(), HautaiLogin(), OAuth2()]
+VENDORS = [ApiVideo(), ApiVideoSandbox(), Unith(), RythmexJwt(), RythmexApiToken(), HautaiLogin(), OAuth2()]
 ROUTES = {path: (v, meth) for v in VENDORS for path, meth in v.routes.items()}
 
 
@@ -582,6 +595,7 @@ class Handler(BaseHTTPRequestHandler):
                 assert isinstance(body, dict)
             except (ValueError, AssertionError):
                 return self.send(Resp(400, {"detail": "JSON parse error"}))
+        rec["body_keys"] = " ".join(sorted(body))   # the names, never a value
         with st.lock:
             if vendor.form:
                 resp = vendor.token(st, body, rec, basic)

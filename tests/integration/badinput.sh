@@ -138,11 +138,20 @@ assert_eq "$(mock_count /moved)" 0 "redirect-302: the Location was not visited"
 vrow redirect-308 1 "$P: HTTP 308 from .*redirects are not followed" raw \
 	'"status": 308, "body": "", "headers": {"Location": "/moved"}'
 assert_eq "$(mock_count /moved)" 0 "redirect-308: the Location was not visited"
-vrow http-400-oauth 4 "$P: HTTP 400 from .*invalid_client" raw \
+vrow http-400-oauth 4 "$P: the vendor refused the credentials: HTTP 400 from .*invalid_client" raw \
 	'"status": 400, "body": "{\"error\": \"invalid_client\"}"'
-vrow http-401 4 "$P: HTTP 401 from .*Authentication credentials were not provided" 401
-vrow http-403 4 "$P: HTTP 403 from .*forbidden" 403
-vrow http-404-html 1 "$P: HTTP 404 from .*HTML error page" not-found
+vrow http-401 4 "$P: the vendor refused the credentials: HTTP 401 from .*Authentication credentials were not provided" 401
+vrow http-403 4 "$P: the vendor refused the credentials: HTTP 403 from .*forbidden" 403
+vrow http-404-html 1 "$P: the vendor refused the request: HTTP 404 from .*HTML error page" not-found
+# unith's page: 401 is a wrong email or key; a 400 is not (issue 14). Its
+# message is shown, a string or a list.
+mock_fault '*' raw '"status": 400, "body": "{\"message\": [\"email must be an email\"]}"'
+row http-400-not-creds unith 1 "unith: the vendor refused the request: HTTP 400 from [^ ]+: email must be an email\$" bt refresh unith
+mock_fault '*' raw '"status": 400, "body": "{\"message\": \"Bad Request\"}"'
+row http-400-message unith 1 "unith: the vendor refused the request: HTTP 400 from [^ ]+: Bad Request\$" bt refresh unith
+mock_fault '*' 401
+row http-401-unith unith 4 "unith: the vendor refused the credentials: HTTP 401 from " bt refresh unith
+clear_faults
 vrow http-429-retry-after 1 "$P: HTTP 429 from .*retry after 37 s" 429 '"retry_after": 37'
 jload "$TOKDIR/$P.json"
 d=$(( ${J[next_attempt_at@]:-0} - $(now) ))

@@ -93,6 +93,54 @@ assert_match "$(mock_last /oauth/token content_type)" '^application/x-www-form-u
 assert_eq "$(mock_last /oauth/token grant_type)" client_credentials "oauth2: client_credentials grant"
 assert_eq "$(mock_last /oauth/token client_auth)" body "oauth2: client auth in the body by default"
 
+# the presets of issue 14: api.video's sandbox (the mock serves it under
+# /sandbox, with its own key) and a Rythmex API token the user holds
+RYTHMEX_TOKEN=0123456789abcdef0123456789abcdef01234567
+printf '\n[profile %s]\nvendor = %s\nbase_url = %s\n' apivideo-sandbox apivideo-sandbox "$MOCK/sandbox" \
+	rythmex-token rythmex-token "$MOCK" >>"$BEARER_CONFIG"
+printf '\n[apivideo-sandbox]\napi_key = test-apivideo-sandbox-key-%s\n\n[rythmex-token]\ntoken = %s\n' \
+	"$PB_CANARY" "$RYTHMEX_TOKEN" >>"$CREDS"
+run_preset apivideo-sandbox Bearer "$LIFE" /sandbox/auth/api-key
+run_preset rythmex-token Token null ""
+assert_eq "$(<"$TOKDIR/rythmex-token.token")" "$RYTHMEX_TOKEN" "rythmex-token: the API token from the credentials"
+
+echo "# hautai: a key that is a JWT carries its own expiry; one that is not needs 'expires'"
+jwt_exp=$(( $(now) + 20 * 86400 ))
+HAUTAI_JWT=$("$PYTHON3" -c '
+import base64, json, sys
+b = lambda o: base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()
+print(b({"alg": "RS256", "typ": "JWT"}) + "." + b({"exp": int(sys.argv[1]), "sub": "c1"}) + ".c2ln")' "$jwt_exp")
+printf '\n[profile %s]\nvendor = hautai\nbase_url = %s\n' hjwt "$MOCK" hplain "$MOCK" >>"$BEARER_CONFIG"
+printf '\n[hjwt]\ntoken = %s\n\n[hplain]\ntoken = not-a-jwt-0123456789\n' "$HAUTAI_JWT" >>"$CREDS"
+expect_exit 0 bt get hjwt
+assert_eq "$OUT" "$HAUTAI_JWT" "hjwt: the JWT key is the token"
+jload "$TOKDIR/hjwt.json"
+assert_eq "${J[expires_at@]-}" "$jwt_exp" "hjwt: expires_at is the JWT's exp (no 'expires' given)"
+expect_exit 3 bt get hplain
+assert_match "$ERR" "^bearer-token: $CREDS:[0-9]+: \[hplain\] 'token' is not a JWT with an exp: add its expiry, 'expires = 2027-01-31T00:00:00Z'\$" \
+	"hplain: a key that is not a JWT without 'expires' is refused, naming the line and the fix"
+assert_eq "$(ls "$TOKDIR" | grep -c '^hplain\.token')" 0 "hplain: no token file"
+expect_exit 3 bt check-config
+assert_contains "$ERR" "[hplain] 'token' is not a JWT with an exp" "check-config finds it too"
+sed -i '/^\[profile hplain\]/,/^base_url/d' "$BEARER_CONFIG"
+expect_exit 0 bt check-config
+assert_not_contains "$ERR" "warning" "check-config: no warning while only the exp is known"
+# both, and they disagree: the exp wins, and check-config says so
+sed -i "s/^token = $HAUTAI_JWT\$/&\nexpires = 2030-01-01T00:00:00Z/" "$CREDS"
+expect_exit 0 bt check-config
+assert_match "$ERR" "^bearer-token: warning: $CREDS:[0-9]+: \[hjwt\] 'expires' 2030-01-01T00:00:00Z is not the token's own exp [0-9T:-]+Z; the exp is used\$" \
+	"check-config warns that 'expires' and the exp disagree (and still exits 0)"
+expect_exit 0 bt refresh hjwt
+jload "$TOKDIR/hjwt.json"
+assert_eq "${J[expires_at@]-}" "$jwt_exp" "hjwt: the JWT's exp wins over 'expires'"
+
+echo "# a sandbox key at production: refused, and the message says what to use"
+printf '\n[profile prod]\nvendor = apivideo\nbase_url = %s\n' "$MOCK" >>"$BEARER_CONFIG"
+printf '\n[prod]\napi_key = test-apivideo-sandbox-key-%s\n' "$PB_CANARY" >>"$CREDS"
+expect_exit 4 bt get prod
+assert_match "$ERR" "^bearer-token: prod: the vendor refused the credentials: HTTP 400 from $MOCK/auth/api-key: The user credentials were incorrect\. \(a sandbox key\? use vendor = apivideo-sandbox\)\$" \
+	"prod: refused credentials, the vendor's message, and the sandbox hint"
+
 echo "# unith answering {\"token\": ...}"
 mock_config '{"unith_shape": "token"}'
 old=$(<"$TOKDIR/unith.token")
@@ -124,4 +172,12 @@ rs = [r for r in json.load(sys.stdin)["requests"] if r["method"] == "POST"]
 bad = [r["path"] for r in rs if not (r["user_agent"] or "").startswith("pam_bearer/")]
 print(len(rs), "requests, bad:", " ".join(bad))')
 assert_match "$ua" '^[1-9][0-9]* requests, bad: $' "every vendor request has User-Agent pam_bearer/... ($ua)"
+echo "# unith: the preset sends both spellings of the key; the mock takes each alone"
+assert_eq "$(mock_last /auth/token body_keys)" "email secretKey secretkey" "the unith preset sends both spellings"
+granted() { mock_post /auth/token "$1" | "$PYTHON3" -c 'import json, sys; d = json.load(sys.stdin); print("token" in d or "data" in d)'; }
+for k in secretKey secretkey; do
+	assert_eq "$(granted '{"email": "user@example.com", "'$k'": "test-unith-secret"}')" True "mock: $k alone is accepted"
+	assert_eq "$(granted '{"email": "user@example.com", "'$k'": "wrong"}')" False "mock: a wrong $k alone is refused"
+done
+
 pb_done

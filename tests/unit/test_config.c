@@ -154,7 +154,22 @@ struct expect {
 	const char *resp_token, *resp_expires_in, *resp_refresh_token;
 	const char *lifetime, *scheme;
 	enum pb_client_auth client_auth;
+	const char *refused;       /* refused_status joined; NULL: "401, 403" */
+	const char *refused_hint;
 };
+
+/* "400, 401, 403": the profile's refused_status. */
+static const char *statuses(const struct pb_profile *p)
+{
+	static char out[64];
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < p->nrefused_status; i++)
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%u", i ? ", " : "",
+				      (unsigned)p->refused_status[i]);
+	return out;
+}
 
 /* Compare every key of p with e; the profile-only keys must be at their defaults. */
 static void assert_profile(const struct pb_profile *p, const struct expect *e)
@@ -177,6 +192,8 @@ static void assert_profile(const struct pb_profile *p, const struct expect *e)
 	assert_string_equal(p->lifetime, e->lifetime);
 	assert_string_equal(p->scheme, e->scheme);
 	assert_int_equal(p->client_auth, e->client_auth);
+	assert_string_equal(statuses(p), e->refused != NULL ? e->refused : "401, 403");
+	assert_str_or_null(p->refused_hint, e->refused_hint);
 	assert_int_equal(p->credentials, PB_CRED_USER);
 	assert_null(p->scope);
 	assert_null(p->audience);
@@ -208,11 +225,13 @@ static void check_preset(struct fixture *fx, const char *vendor, const struct ex
 
 /* ---------------------------------------------------------------- presets */
 
-static void test_preset_apivideo(void **state)
+/* api.video's contract, production or sandbox: only the URL and the hint differ. */
+static void check_apivideo(void **state, const char *vendor, const char *base_url,
+			   const char *hint)
 {
 	const struct expect e = {
-		.vendor = "apivideo", .type = PB_TYPE_EXCHANGE,
-		.base_url = "https://ws.api.video", .fields = "api_key",
+		.vendor = vendor, .type = PB_TYPE_EXCHANGE,
+		.base_url = base_url, .fields = "api_key",
 		.token_url = "/auth/api-key", .token_body = "{\"apiKey\": \"${api_key}\"}",
 		.token_format = PB_FMT_JSON,
 		.refresh_url = "/auth/refresh",
@@ -221,9 +240,24 @@ static void test_preset_apivideo(void **state)
 		.resp_token = "access_token", .resp_expires_in = "expires_in",
 		.resp_refresh_token = "refresh_token",
 		.lifetime = "jwt | 3600", .scheme = "Bearer", .client_auth = PB_AUTH_BODY,
+		.refused = "400, 401, 403",    /* its OpenAPI spec: 400 for a wrong key */
+		.refused_hint = hint,
 	};
 
-	check_preset(*state, "apivideo", &e);
+	check_preset(*state, vendor, &e);
+}
+
+static void test_preset_apivideo(void **state)
+{
+	check_apivideo(state, "apivideo", "https://ws.api.video",
+		       "a sandbox key? use vendor = apivideo-sandbox");
+}
+
+/* The sandbox: where every example of api.video's page points. */
+static void test_preset_apivideo_sandbox(void **state)
+{
+	check_apivideo(state, "apivideo-sandbox", "https://sandbox.api.video",
+		       "a production key? use vendor = apivideo");
 }
 
 static void test_preset_unith(void **state)
@@ -270,16 +304,30 @@ static void test_preset_rythmex_apitoken(void **state)
 		.token_format = PB_FMT_JSON, .refresh_format = PB_FMT_FORM,
 		.resp_token = "token | auth_token | key",
 		.lifetime = "none", .scheme = "Token", .client_auth = PB_AUTH_BODY,
+		.refused = "400, 401, 403",    /* DRF's ObtainAuthToken: 400 */
 	};
 
 	check_preset(*state, "rythmex-apitoken", &e);
+}
+
+/* A Rythmex API token the user already holds: static, Token, never expires. */
+static void test_preset_rythmex_token(void **state)
+{
+	const struct expect e = {
+		.vendor = "rythmex-token", .type = PB_TYPE_STATIC,
+		.base_url = "https://rythmex.com", .fields = "token",
+		.token_format = PB_FMT_FORM, .refresh_format = PB_FMT_FORM,
+		.lifetime = "none", .scheme = "Token", .client_auth = PB_AUTH_BODY,
+	};
+
+	check_preset(*state, "rythmex-token", &e);
 }
 
 static void test_preset_hautai(void **state)
 {
 	const struct expect e = {
 		.vendor = "hautai", .type = PB_TYPE_STATIC,
-		.base_url = "https://saas.haut.ai", .fields = "token, expires",
+		.base_url = "https://saas.haut.ai", .fields = "token",   /* expires: when not a JWT */
 		.token_format = PB_FMT_FORM, .refresh_format = PB_FMT_FORM,
 		.lifetime = "jwt", .scheme = "Bearer", .client_auth = PB_AUTH_BODY,
 	};
@@ -741,6 +789,15 @@ static void test_error_profile_values(void **state)
 		{ "groups = ,", "groups: ',' has an empty item" },
 		{ "scope = a\tb", "scope: 'a?b' is not text without control characters" },
 		{ "ca_file = certs.pem", "ca_file: 'certs.pem' is not an absolute path" },
+		/* 429 is a rate limit, never refused credentials */
+		{ "refused_status = 401, 429", "refused_status: '401, 429' is not a list of up to 8 "
+					       "HTTP statuses 400-499 (not 429)" },
+		{ "refused_status = 500", "refused_status: '500' is not a list of up to 8 HTTP "
+					  "statuses 400-499 (not 429)" },
+		{ "refused_status = 401,,403", "refused_status: '401,,403' is not a list of up to "
+					       "8 HTTP statuses 400-499 (not 429)" },
+		{ "refused_status = 4010", "refused_status: '4010' is not a list of up to 8 HTTP "
+					   "statuses 400-499 (not 429)" },
 		/* a proxy may carry a password: never quoted */
 		{ "proxy = http://u:SECRET@proxy .example", "proxy: the value is not a proxy URL "
 							  "without blanks" },
@@ -774,13 +831,14 @@ static void test_error_unknown_vendor(void **state)
 {
 	load_fails(*state, "[profile p]\n\nvendor = nope\n",
 		   ":3: [profile p]: unknown vendor 'nope' (no [vendor nope] section, no preset "
-		   VENDORS "/nope.conf; presets: apivideo, hautai, hautai-login, oauth2, "
-		   "rythmex-apitoken, rythmex-jwt, unith)");
+		   VENDORS "/nope.conf; presets: apivideo, apivideo-sandbox, hautai, hautai-login, "
+		   "oauth2, rythmex-apitoken, rythmex-jwt, rythmex-token, unith)");
 	/* a slip gets a "did you mean" */
 	load_fails(*state, "[profile p]\nvendor = api-video\n",
 		   ":2: [profile p]: unknown vendor 'api-video' (did you mean apivideo? no [vendor "
 		   "api-video] section, no preset " VENDORS "/api-video.conf; presets: apivideo, "
-		   "hautai, hautai-login, oauth2, rythmex-apitoken, rythmex-jwt, unith)");
+		   "apivideo-sandbox, hautai, hautai-login, oauth2, rythmex-apitoken, rythmex-jwt, "
+		   "rythmex-token, unith)");
 }
 
 static void test_error_no_base_url(void **state)
@@ -1374,6 +1432,8 @@ int main(void)
 		T(test_preset_unith),
 		T(test_preset_rythmex_jwt),
 		T(test_preset_rythmex_apitoken),
+		T(test_preset_rythmex_token),
+		T(test_preset_apivideo_sandbox),
 		T(test_preset_hautai),
 		T(test_preset_hautai_login),
 		T(test_preset_oauth2),

@@ -277,7 +277,8 @@ static void test_summary_oauth2(void **state)
 	expect_summary("{\"error\":\"invalid_grant\",\"error_description\":\"\"}",
 		       "invalid_grant", "invalid_grant");
 	expect_summary("{\"error\":\"invalid_scope\",\"error_description\":null,"
-		       "\"message\":\"ignored\"}", "invalid_scope", "invalid_scope");
+		       "\"message\":\"scope x is unknown\"}", "invalid_scope: scope x is unknown",
+		       "invalid_scope");
 }
 
 static void test_summary_rfc7807(void **state)
@@ -319,8 +320,9 @@ static void test_summary_drf_field_errors(void **state)
 	expect_summary("{\"email\":[\"This field is required.\"],"
 		       "\"password\":[\"This field is required.\"]}",
 		       "email: This field is required.", "");
+	/* a generic member's name says nothing: the message alone */
 	expect_summary("{\"non_field_errors\":[\"Unable to log in with provided credentials.\"]}",
-		       "non_field_errors: Unable to log in with provided credentials.", "");
+		       "Unable to log in with provided credentials.", "");
 	/* arrays of other things are not field errors */
 	expect_summary("{\"ids\":[1,2],\"tags\":[],\"email\":[\"Enter a valid email address.\"]}",
 		       "email: Enter a valid email address.", "");
@@ -332,13 +334,18 @@ static void test_summary_message(void **state)
 		       "Invalid credentials", "");
 	expect_summary("{\"error\":{\"code\":403,\"message\":\"Forbidden for this key\"}}",
 		       "Forbidden for this key", "");
+	/* a string or a list of them (NestJS's ValidationPipe answers a list) */
+	expect_summary("{\"statusCode\":400,\"message\":[\"email must be an email\","
+		       "\"password should not be empty\"],\"error\":\"Bad Request\"}",
+		       "Bad Request: email must be an email", "Bad Request");
+	expect_summary("{\"message\":[\"email must be an email\"]}", "email must be an email", "");
 }
 
 /* rules apply in the documented order */
 static void test_summary_precedence(void **state)
 {
 	expect_summary("{\"error\":\"invalid_request\",\"title\":\"T\",\"detail\":\"D\","
-		       "\"message\":\"M\"}", "invalid_request", "invalid_request");
+		       "\"message\":\"M\"}", "invalid_request: M", "invalid_request");
 	expect_summary("{\"title\":\"T\",\"detail\":\"D\",\"message\":\"M\"}", "T: D", "");
 	expect_summary("{\"message\":\"M\",\"detail\":\"D\"}", "D", "");
 	expect_summary("{\"message\":\"M\",\"errors\":{\"email\":[\"bad\"]}}", "M", "");
