@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # .ci/lib.sh - shared by the CI stages .ci/sanitizers, .ci/valgrind and
 # .ci/lint (bash; sourced, not run).
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # bench/fetch-token.sh - the baseline: what a careful admin writes today
 # without pam_bearer, run at session start by
 #     session optional pam_exec.so /usr/local/sbin/fetch-token.sh /etc/fetch-token.conf

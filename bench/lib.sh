@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/lib.sh - shared parts of the benchmark scripts (bash). Source it
 # from a bench/*.sh script run by `make bench`; it brings in tests/lib.sh
 # (the mock, certificates, config) and tests/pam_world.sh (the cwrap PAM

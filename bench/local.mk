@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/local.mk - `make bench`: pam_bearer against the pam_exec + curl + jq
 # script admins write today, and against one bare curl (bench/RESULTS.md
 # says what each section measures).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pam_open.c - time pam_open_session() through libpam, many times in one
  * process, and print the median and 99th percentile. Used by the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # bench/refresher.sh - the refresher (`bearer-token daemon`): what it costs
 # while idle, before and after 1,000 refreshes (section 5 of `make bench`),
 # how a herd of tokens sharing one lifetime reaches the vendor (section 7),

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # bench/report.sh - the table of `make bench`, from $BENCH_OUT/results.tsv
 # and machine.tsv: printed, written as RESULTS.md, and the latency
 # distributions of sections 1 and 2 drawn with gnuplot as latency.png.

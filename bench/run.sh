@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # bench/run.sh - `make bench`: every section, then the report.
 #   BENCH_QUICK=1         fewer runs and shorter windows (development)
 #   BENCH_SECTIONS="1 2"  only these sections (1-4, 6, 8: sessions.sh; 5, 7,

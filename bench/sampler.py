@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench/sampler.py TOKDIR STOP PROFILE... - section 9 of `make bench`.
 
 Every 20 ms until the file STOP exists, look at each profile's files the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # bench/sessions.sh - session opens, `bearer-token get`, many users at
 # once, and a first login with seven profiles (sections 1, 2, 3, 4, 6 and 8
 # of `make bench`). One cwrap PAM world, one TLS mock; pam_bearer and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timeit.c - run a command COUNT times (fork, exec, wait; its output to
  * /dev/null), time each run from fork to reaped, append the times

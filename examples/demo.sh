@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # examples/demo.sh - `make demo`: the whole job on a built-in default.
 #
 # A local mock of the vendors (TLS, throw-away CA) plays api.video; a real

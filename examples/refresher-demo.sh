@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # examples/refresher-demo.sh - `make demo-refresher`: one real PAM session
 # held open for a minute while the vendor issues 5-second tokens; the
 # refresher the module started keeps them fresh, and the request count at

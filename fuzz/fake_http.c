@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fake_http.c - the HTTP layer (lib/http.h) for fuzz_header: instead of
  * libcurl, pb_http_next() answers with whatever status and body the fuzz

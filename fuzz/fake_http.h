@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fake_http.h - what the fake HTTP layer (fake_http.c) answers next.
  */

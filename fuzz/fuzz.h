@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz.h - what every libFuzzer target here shares: a checked invariant
  * that aborts (so libFuzzer saves the input), and cutting the fuzz input

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_config.c - libFuzzer target for the config loader on a whole file
  * (lib/conf*.c, over lib/ini.c), with the shipped presets in vendors/.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_ctl.c - libFuzzer target for the refresher's protocol (lib/ctl.c):
  * every parse in ctl.h, with its put.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_expiry.c - libFuzzer target for expiry computation (lib/expiry.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_header.c - libFuzzer target for the way to the header line: a
  * vendor's answer read by the vendor engine (lib/fetch.c: response

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_ini.c - libFuzzer target for the INI reader (lib/ini.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_jsonmap.c - libFuzzer target for reading vendor answers
  * (lib/jsonmap.c): the strict body parser, dot paths with '|'

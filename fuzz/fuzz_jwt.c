@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_jwt.c - libFuzzer target for JWT payload decoding (lib/jwt.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_proto.c - libFuzzer target for the pipe and socket protocols
  * (lib/proto.c): every reader and parser in proto.h.

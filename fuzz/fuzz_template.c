@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_template.c - libFuzzer target for `${field}` templating
  * (lib/template.c).

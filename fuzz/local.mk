@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # fuzz/local.mk - libFuzzer targets for every parser (`make fuzz`).
 #
 # Built with clang whatever compiler configure picked (FUZZ_CC), straight

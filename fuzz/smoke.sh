@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # fuzz/smoke.sh - run every fuzz target briefly over its seed corpus
 # (`make fuzz-smoke`, and CI). One line per target with its execution
 # count; exit 1 when any target crashes, leaks, times out or breaks an

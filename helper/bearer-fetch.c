@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bearer-fetch.c - the HTTP worker: a batch of exchanges with vendors, all
  * at once, for bearer-token (see helper/worker.h for why it is a process

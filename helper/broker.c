@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * broker.c - `bearer-token broker`, the service account's daemon: it hands
  * out bearer tokens of credentials = system profiles to the users they

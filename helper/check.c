@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check.c - `bearer-token check-config [--user NAME] [--pam-dir DIR]`:
  * what a login would meet, found before a login fails on it.

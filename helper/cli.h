@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli.h - what bearer-token's commands share: the loaded config and the
  * context of the user they run for.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * control.c - the refresher's control socket, daemon.sock (protocol in
  * lib/ctl.h): connections read and answered without ever blocking the

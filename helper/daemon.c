@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon.c - `bearer-token daemon`, the refresher: keeps each profile's
  * token fresh for as long as the user has a session (see refresher.h for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * refresher.c - the refresher's jobs (see refresher.h): one per profile,
  * planned from the token on disk by schedule.c's rules, renewed by child

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * refresher.h - `bearer-token daemon`, the refresher, in three parts that
  * share struct daemon:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * renew.c - keep one profile's token on disk good: cached, refreshed, or
  * obtained anew, under the profile's lock so two bearer-token processes

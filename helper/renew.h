@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * renew.h - the one place that decides whether a profile's token on disk is
  * good enough, and otherwise gets a new one and stores it (or records why

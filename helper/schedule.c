@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * schedule.c - when the refresher asks a vendor next (see schedule.h).
  * Pure: every function is a computation on its arguments.

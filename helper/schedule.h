@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * schedule.h - when the refresher asks a vendor next: pure functions of
  * times in milliseconds and a random draw in [0, 1), with no clock, file

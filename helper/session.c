@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * session.c - `bearer-token pam-session`, what pam_bearer.so runs as the
  * user when a session opens. Not meant to be run by hand:

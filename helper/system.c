@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * system.c - tokens of credentials = system profiles, as the service
  * account gets them (see system.h), and `bearer-token pam-system`, the

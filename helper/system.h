@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * system.h - the tokens of credentials = system profiles, as the service
  * account (_pam_bearer) gets them: the only identity that ever holds an

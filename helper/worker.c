@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.c - start bearer-fetch for a batch of exchanges, hand it the
  * secrets on a pipe, and read each profile's answer back as it comes (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.h - exchanges with vendors, done by bearer-fetch, the HTTP
  * worker: a process of its own, started for a batch of exchanges (every

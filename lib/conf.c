@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conf.c - load pam_bearer.conf and the vendor presets, and resolve each
  * [profile] into one flat struct pb_profile (layering: see conf.h).

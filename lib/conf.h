@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conf.h - /etc/security/pam_bearer.conf and the vendor presets, resolved
  * into one flat struct per profile.

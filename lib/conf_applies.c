@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conf_applies.c - who a profile applies to: its users, or a member of one
  * of its groups. The module and the CLI both ask this, with the groups of

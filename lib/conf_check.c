@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conf_check.c - pass 2 of the loader: a profile resolved from its layers
  * (conf.c) checked as a whole: the keys a request needs, and templates

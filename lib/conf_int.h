@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conf_int.h - what the parts of the config loader share, and nothing
  * else includes: the key table's row type, one layered setting, and the

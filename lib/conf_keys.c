@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conf_keys.c - every key of pam_bearer.conf and the presets, in one table
  * (the sections it may appear in, the kind of value it takes, where it

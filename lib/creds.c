@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * creds.c - the user and system credential stores (see creds.h).
  *

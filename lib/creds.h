@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * creds.h - the two credential stores and secrets received from the module.
  *

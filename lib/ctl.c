@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl.c - the client side of pam_bearer's unix sockets, and the
  * refresher's protocol, each message with its put and its parse (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl.h - talking to pam_bearer's own daemons over unix sockets, never
  * waiting on them: every connect, send and receive is non-blocking under

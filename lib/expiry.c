@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * expiry.c - how long a new token lives, and when to renew it.
  */

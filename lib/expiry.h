@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * expiry.h - how long a token lives and when it should be renewed.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fetch.c - the vendor engine: turn a profile (pure data) into HTTP
  * requests and the vendor's answer into a token with an expiry.

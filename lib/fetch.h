@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fetch.h - the vendor engine: get a token for a profile, as data only.
  *

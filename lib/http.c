@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.c - POSTs through libcurl, many at once on one multi handle, safe
  * by construction.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.h - POSTs through libcurl, many at once, with every safety default on.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ini.c - the strict, small INI reader behind the config, the presets and
  * the credentials files (syntax in ini.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ini.h - the INI reader shared by the main config, the vendor presets and
  * the credentials files.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jsonmap.c - reading vendor responses: a strict parser for response
  * bodies, dot paths with '|' alternatives, and the one-line summary of an

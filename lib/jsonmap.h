@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jsonmap.h - reading vendor responses: dot paths with alternatives, and
  * turning an error body into one line.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jwt.c - the `exp` claim of a JWT, read for scheduling only, and the
  * base64url decoder it needs. The token is a secret: no message here

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jwt.h - read the `exp` claim of a JWT, for scheduling only.
  *

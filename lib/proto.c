@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proto.c - the pipe and socket protocols of a login, of the HTTP worker
  * and of the broker (see proto.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proto.h - the pipe and socket protocols. Secrets and tokens only ever
  * travel here (or in the stores): never in argv or the environment.

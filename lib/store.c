@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.c - what the files of the token dir mean (store.h); how they are
  * read and written safely is storefile.c's.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.h - the token dir, $XDG_RUNTIME_DIR/bearer/.
  *

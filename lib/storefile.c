@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * storefile.c - safe file I/O in a store dir (see storefile.h): what the
  * token files mean is store.c's.

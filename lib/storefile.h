@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * storefile.h - safe file I/O in a store dir: the user's token dir
  * ($XDG_RUNTIME_DIR/bearer/) or one of the service account's state dirs.

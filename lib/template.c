@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * template.c - `${field}` substitution for request bodies and headers.
  *

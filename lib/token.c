@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * token.c - freeing and vetting a token (see token.h).
  */

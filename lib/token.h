@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * token.h - a token as obtained from a vendor, before it is stored: the
  * vendor engine (fetch.c, in the bearer-fetch worker) fills it in, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * util.c - errors, wiping buffers, time and number parsing.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * util.h - small things every part of pam_bearer uses: the one error type,
  * a growable buffer that wipes itself, secret wiping, and RFC 3339 time.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * options.c - every module option, in one table (pam_bearer(8) lists the
  * same, with the same defaults).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * options.h - the arguments of `session optional pam_bearer.so ...`.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pam_bearer.c - the PAM entry points, and nothing else: options are
  * parsed in options.c, the work is done in session.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spawn.c - fork, drop to the user or the service account, exec, feed the
  * child its input, collect its answer, and never wait past the deadline.

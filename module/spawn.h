@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spawn.h - run pam_bearer's programs from inside a privileged PAM host:
  * bearer-token as the user, and bearer-token pam-system as the service

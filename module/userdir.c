@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * userdir.c - the token dir of a host without logind (see userdir.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * userdir.h - the token dir of a host without logind (containers, minimal
  * servers, su to a user with no session): USERS/<uid>, a stand-in for

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # docs_options.sh - the documentation lists what the code accepts, and
 # nothing else. Each list is extracted mechanically and compared:
 #   (a) bearer-token's commands, each command's options, the global options

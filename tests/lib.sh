@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/lib.sh - shared harness for the integration tests (bash).
 #
 # Each test script does:

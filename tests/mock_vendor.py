@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """mock_vendor.py - one local HTTPS server playing every pam_bearer preset.
 
     mock_vendor.py --cert CERT --key KEY --port-file FILE [--log FILE]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/pam_world.sh - a throw-away PAM world for one user under cwrap, for
 # the demo and the benchmark. Source it after lib.sh, with T set.
 #

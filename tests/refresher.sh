@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/refresher.sh - what the refresher's tests share (daemon.sh, chaos.sh):
 # the time bounds, the python tool (the control socket, the mock's request
 # log, the token samplers), starting and stopping refreshers, and the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # call-api.sh - call a vendor's API with the token pam_bearer keeps fresh.
 #
 #     call-api.sh PROFILE URL [CURL-OPTION...]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """call_api.py - call a vendor's API with the token pam_bearer keeps fresh.
 
     call_api.py PROFILE URL

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # tests/e2e/broker.sh - a credentials = system profile through a real
 # OpenSSH login with the installed package (root only; see fixture.sh):
 # the admin store's file as the admin writes it, root:_pam_bearer 0640,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/e2e/fixture.sh - shared fixture of the end-to-end tests (bash, root).
 #
 # The end-to-end tests log a throw-away user in through real programs

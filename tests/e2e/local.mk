@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/e2e/local.mk - end-to-end tests with real sshd, su and pamtester (root only).
 #
 # They test the INSTALLED pam_bearer (the Debian package, or a `make install`

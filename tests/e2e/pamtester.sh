@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # tests/e2e/pamtester.sh - pamtester through a PAM service of its own with
 # the installed pam_bearer (root only; see fixture.sh).
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # tests/e2e/sshd.sh - log in over a real OpenSSH sshd with the installed
 # pam_bearer, and use the token with curl (root only; see fixture.sh).
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # tests/e2e/su.sh - `su -l USER -c CMD` with the installed pam_bearer
 # (root only; see fixture.sh), with /run/user/UID and, on a host without
 # logind, with none.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fdrace.c - the attack of issue 11, item 1: a process of the user that
  * opens /proc/PID/fd/N of every other process of the same user and peeks

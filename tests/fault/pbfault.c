@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pbfault.c - a fault-injection shim for the bad-input tests only (never
  * installed). Loaded with LD_PRELOAD into bearer-token, it makes the kernel

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # attacks.sh - what someone else on the machine, the caller of a PAM
 # service, or the user against an admin-held secret tries (issues 5, 11):
 #   1. The secrets (each ends in tests/lib.sh's PB_CANARY) never show in any

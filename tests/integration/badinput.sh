@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # badinput.sh - the bad-input table (docs/bad-input.md): hostile or broken
 # vendor answers, TLS and URL trouble, broken config and credentials files,
 # an unsafe or full token dir. Every row starts with a valid token on disk

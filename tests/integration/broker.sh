@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # broker.sh - `bearer-token broker`, the service account's broker (issue 11):
 #   1. started as root it binds its 0666 socket, makes its 0700 state dir
 #      and drops to _pam_bearer;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # chaos.sh - the refresher against what vendors and machines do to it
 # (issue 12): one scenario for each defect the chaos run found.
 #   full_disk      the token dir fills, the token then expires: its files

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # checkconfig.sh - `bearer-token check-config [--user NAME]` (issue 13): every
 # problem a login would meet is found before the login, one line each,
 # naming the file (and line) and the fix, with exit status 3:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # cli.sh - the command line itself: --help/--version, usage errors, unknown
 # profiles, check-config on good and broken configs (FILE:LINE), status and
 # status --json, refresh of every profile, and the documented exit codes.

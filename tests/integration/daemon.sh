@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # daemon.sh - the refresher, `bearer-token daemon` (issue 4): the schedule
 # with 4-second tokens for every preset kind, outages and backoff,
 # Retry-After, refresh-token rotation and fall-back, expiry, permanent

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # examples.sh - everything in examples/ works as shipped: the shell scripts
 # parse; examples/scripts/call-api.sh (curl -H @file) and call_api.py
 # (standard library) run against the mock, including their errors; the

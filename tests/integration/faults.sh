@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # faults.sh - a vendor misbehaving in every way we know of. Each time: a
 # valid token is on disk, the mock is told to fail, `bearer-token refresh`
 # must fail with the right exit code and one telling line on stderr, and

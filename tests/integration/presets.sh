@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # presets.sh - every vendor preset against the mock: `get` fetches a token,
 # writes .token/.header/.json right (contents and modes), the token works at
 # the vendor, and a second `get` is served from disk.

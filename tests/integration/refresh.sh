@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # refresh.sh - renewing tokens: api.video's rotating refresh tokens and the
 # fall-back to the API key, Rythmex JWT refresh with and without rotation,
 # `get --min-valid`, and `get` renewing a token inside its refresh margin.

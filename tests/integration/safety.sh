@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # safety.sh - what must be refused: unsafe credentials files, a token dir
 # that is a symlink or someone else's, http:// off loopback, unverified TLS,
 # tokens with control characters; and what must never leak: the secrets.

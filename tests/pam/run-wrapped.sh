@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run-wrapped.sh - the automake LOG_COMPILER for every test program.
 #
 # A program whose name does not start with test_pam_ (the unit tests) just

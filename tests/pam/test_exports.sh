@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # test_exports.sh - the shape of the pam_bearer.so that gets installed
 # ($PAM_MODULE_SO): what libpam and an admin rely on.
 #   - it exports pam_sm_open_session and pam_sm_close_session, nothing else

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_pam_bearer.c - pam_bearer.so through a real libpam stack under cwrap
  * (pam_wrapper, nss_wrapper, uid_wrapper when not root), driven by

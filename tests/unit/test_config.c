@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_config.c - pam_bearer.conf loading (every preset, layering, every
  * error message) and the credentials stores.
@@ -391,9 +392,9 @@ static void test_oauth2_profile_keys(void **state)
 	assert_int_equal(p->client_auth, PB_AUTH_BASIC);
 	assert_string_equal(p->base_url, "https://login.example.com");
 	assert_string_equal(p->token.origin.file, VENDORS "/oauth2.conf");
-	assert_int_equal(p->token.origin.line, 8);
+	assert_int_equal(p->token.origin.line, 9);    /* after the SPDX line and the comments */
 	assert_string_equal(p->refresh.origin.file, VENDORS "/oauth2.conf");
-	assert_int_equal(p->refresh.origin.line, 10);
+	assert_int_equal(p->refresh.origin.line, 11);
 	pb_config_free(&cfg);
 }
 
@@ -905,7 +906,7 @@ static void test_error_template_fields(void **state)
 		   "(known: api_key, scope, audience, refresh_token)");
 	/* a profile narrowing a preset's fields: the error points into the preset */
 	load_fails_at(fx, "[profile u]\nvendor = unith\nfields = email\n",
-		      VENDORS "/unith.conf", ":10: [profile u]: token.body names unknown "
+		      VENDORS "/unith.conf", ":11: [profile u]: token.body names unknown "
 		      "field 'secret_key' (known: email, scope, audience)");
 }
 

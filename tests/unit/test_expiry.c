@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_expiry.c - lifetime specs, expires_in, JWT exp and the renewal
  * arithmetic, with exact numbers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ini.c - the INI reader: syntax, storage, and every error message.
  */

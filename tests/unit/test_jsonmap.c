@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_jsonmap.c - response parsing, dot paths with alternatives, and
  * one-line summaries of vendor error bodies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_jwt.c - base64url decoding and the JWT `exp` claim, including
  * tokens that are not JWTs at all and payloads written to hurt.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_proto.c - the protocols: the token stream of a login (pam-system ->
  * module -> helper), what bearer-token and its HTTP worker say to each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_schedule.c - the refresher's planning (helper/schedule.c): each rule
  * on its own, the floors that keep any vendor answer from looping, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_store.c - the token dir: modes, exact file contents, atomic
  * replacement, refusal of symlinks and foreign files, newer-wins, errors,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_template.c - `${field}` expansion in the three formats, form pairs
  * dropped when empty, escaping, malformed templates and hostile values.

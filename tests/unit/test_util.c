@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_util.c - errors, buffers, names, numbers and RFC 3339 time.
  */

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # tests/valgrind/helper.sh - bearer-token's commands under valgrind
 # memcheck against the TLS mock vendor: the paths a user runs (get that
 # fetches, get from the store, refresh, status, check-config) and the

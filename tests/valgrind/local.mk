@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/valgrind/local.mk - `make valgrind`: the PAM module (1,000 session
 # cycles in one process) and the helper's commands under valgrind memcheck.
 # Not part of `make check` (minutes, and valgrind is optional); .ci/valgrind

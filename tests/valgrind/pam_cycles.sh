@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # tests/valgrind/pam_cycles.sh - the PAM module under valgrind memcheck:
 # many session open/close cycles in ONE process, through the real libpam
 # (bench/pam_open under cwrap, in the world of tests/pam_world.sh), so a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/valgrind/vg.sh - run a program under valgrind memcheck and judge
 # the result (bash; sourced after tests/lib.sh).
 #
