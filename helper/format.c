@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * format.c - the output formats of `bearer-token get`, one short function
  * each, and the one table of their names. Each builds its whole output in
@@ -21,6 +22,7 @@ typedef int (*format_fn)(const struct pb_store *st, const char *profile, struct 
 struct cli_format {
 	const char *name;
 	format_fn print;
+	int (*check)(struct pb_err *err);   /* what it needs of the caller; NULL: nothing */
 };
 
 /* Fail for an allocation that did not work out. */
@@ -180,6 +182,12 @@ done:
 	return ver;
 }
 
+/* exec-credential's check: the apiVersion asked for is one it speaks. */
+static int check_exec_info(struct pb_err *err)
+{
+	return exec_api_version(err) != NULL ? 0 : -1;
+}
+
 /*
  * exec-credential: a Kubernetes ExecCredential, for kubectl's and
  * client-go's exec plugins, in the apiVersion KUBERNETES_EXEC_INFO asks
@@ -232,11 +240,11 @@ done:
 }
 
 static const struct cli_format formats[] = {
-	{ "token", print_token },
-	{ "header", print_header },
-	{ "json", print_json },
-	{ "env", print_env },
-	{ "exec-credential", print_exec_credential },
+	{ "token", print_token, NULL },
+	{ "header", print_header, NULL },
+	{ "json", print_json, NULL },
+	{ "env", print_env, NULL },
+	{ "exec-credential", print_exec_credential, check_exec_info },
 };
 
 /* See format.h. Built from the table, so a message never misses a format. */
@@ -258,6 +266,12 @@ const struct cli_format *cli_format_find(const char *name)
 		if (strcmp(name, formats[i].name) == 0)
 			return &formats[i];
 	return NULL;
+}
+
+/* See format.h. */
+int cli_format_check(const struct cli_format *f, struct pb_err *err)
+{
+	return f->check != NULL ? f->check(err) : 0;
 }
 
 /* See format.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - bearer-token, the command line: get, status, refresh,
  * check-config, and the entry points of its daemons (the user's
@@ -301,7 +302,7 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("get takes exactly one PROFILE");
-	if (cli_load_config(c, &err) < 0 || (p = find_profile(c, argv[optind], &err)) == NULL ||
+	if (cli_format_check(format, &err) < 0 || cli_load_config(c, &err) < 0 || (p = find_profile(c, argv[optind], &err)) == NULL ||
 	    cli_open_store(c, &err) < 0)
 		return cli_report(&err);
 	/* renewing is the refresher's job when one runs: two renewals never race */

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # formats.sh - `bearer-token get --format=token|header|json|env|exec-credential`:
 # each format's exact bytes against the token files, --header/--json as
 # aliases, env evaluated by sh, dash and bash (a hostile token included),
@@ -259,8 +260,14 @@ mapfile -t ec < <(check_exec "$T/exec" v1beta1 || echo "SCHEMA-FAILED")
 assert_eq "${ec[1]}" - "v1beta1, a token that never expires: no expirationTimestamp"
 
 # exec_info_error INFO ERE MSG : with KUBERNETES_EXEC_INFO=INFO, get exits 2,
-# prints nothing and says ERE in one line
+# prints nothing and says ERE in one line; with no token on disk, before
+# any vendor request (the answer could not be printed)
 exec_info_error() {
+	local n
+	rm -f "$TOKDIR/unith.token"
+	n=$(mock_total)
+	KUBERNETES_EXEC_INFO=$1 expect_exit 2 bt get unith --format=exec-credential
+	assert_eq "$(mock_total)" "$n" "$3: no vendor request (unith has no token)"
 	KUBERNETES_EXEC_INFO=$1 expect_exit 2 bt get apivideo --format=exec-credential
 	assert_eq "$OUT" "" "$3: nothing on stdout"
 	assert_lines "$ERR" 1 "$3: one line on stderr"
