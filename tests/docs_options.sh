@@ -89,7 +89,7 @@ main = section(code, r"^int main\(", r"^\}")
 code_global = {"--" + o for o in re.findall(r'\{ "([a-z-]+)", \w+_argument', main)}
 optstring = re.search(r'getopt_long\(argc, argv, "\+?:?([^"]*)"', main).group(1)
 code_global |= {"-" + c for c in optstring if c.isalpha()}
-code_formats = set(re.findall(r'\{ "([a-z-]+)", print_\w+ \}', read("helper/format.c")))
+code_formats = set(re.findall(r'\{ "([a-z-]+)", print_\w+, \w+ \}', read("helper/format.c")))
 
 # --help: "Commands:" lines (two spaces, then the command; deeper = more of it)
 help_cmds, cur = {}, None
