@@ -113,22 +113,31 @@ static int sh_quote(struct pb_buf *out, const char *s)
 }
 
 /*
- * env: two lines for `eval "$(bearer-token get --format=env P)"`:
- * BEARER_TOKEN, and BEARER_TOKEN_EXPIRES_AT in seconds since the epoch
- * (empty for a token that never expires).
+ * env: lines for `eval "$(bearer-token get --format=env P)"`: BEARER_TOKEN,
+ * and BEARER_TOKEN_EXPIRES_AT in seconds since the epoch (empty for a
+ * token that never expires); for the wlcg_discovery profile, also
+ * BEARER_TOKEN_FILE, the bt_u<uid> file kept fresh for it.
  */
 static int print_env(const struct pb_store *st, const char *profile, struct pb_buf *out,
 		     struct pb_err *err)
 {
+	bool wlcg = st->wlcg_profile != NULL && strcmp(st->wlcg_profile, profile) == 0;
+	char file[PATH_MAX];
 	struct pb_meta m;
 	char *token = NULL;
 	int rc = -1;
 
 	if (read_meta(st, profile, &m, err) < 0 || read_token(st, profile, &token, err) < 0)
 		goto done;
+	if (wlcg && pb_store_discovery_path(st, file, sizeof(file)) < 0) {
+		pb_fail(err, PB_E_STORE, "%s: the path of its bt_u file is too long", st->path);
+		goto done;
+	}
 	if (pb_buf_adds(out, "export BEARER_TOKEN=") < 0 || sh_quote(out, token) < 0 ||
 	    pb_buf_adds(out, "\nexport BEARER_TOKEN_EXPIRES_AT=") < 0 ||
 	    (m.has_expiry && pb_buf_addf(out, "%lld", (long long)m.expires_at) < 0) ||
+	    (wlcg && (pb_buf_adds(out, "\nexport BEARER_TOKEN_FILE=") < 0 ||
+		      sh_quote(out, file) < 0)) ||
 	    pb_buf_adds(out, "\n") < 0) {
 		no_memory(err);
 		goto done;

@@ -211,7 +211,10 @@ int cli_load_config(struct cli *c, struct pb_err *err)
 
 int cli_open_store(struct cli *c, struct pb_err *err)
 {
-	return pb_store_open(c->runtime_dir, c->ctx.uid, true, &c->ctx.store, err);
+	if (pb_store_open(c->runtime_dir, c->ctx.uid, true, &c->ctx.store, err) < 0)
+		return -1;
+	c->ctx.store.wlcg_profile = c->cfg.wlcg_discovery;    /* NULL until a config is loaded */
+	return 0;
 }
 
 int cli_ask_daemon(struct cli *c, enum pb_ctl_cmd cmd, const char *profile, long min_valid,

@@ -411,6 +411,24 @@ static void load_defaults(struct pb_config *cfg, ssize_t sec, const char *vendor
 		cfg->system_credentials_dir = e->value;
 	if ((e = section_get(ini, (size_t)sec, "broker_socket")) != NULL && e->value[0] != '\0')
 		cfg->broker_socket = e->value;
+	if ((e = section_get(ini, (size_t)sec, "wlcg_discovery")) != NULL && e->value[0] != '\0')
+		cfg->wlcg_discovery = e->value;
+}
+
+/* wlcg_discovery names one of the profiles: 0, or -1 with "FILE:LINE: ..." (did you mean). */
+static int check_discovery(const struct loader *ld)
+{
+	const struct pb_config *cfg = ld->cfg;
+	const struct pb_ini_entry *e;
+	const char *near;
+
+	if (cfg->wlcg_discovery == NULL || pb_config_profile(cfg, cfg->wlcg_discovery) != NULL)
+		return 0;
+	e = section_get(&cfg->files[0], (size_t)ld->defaults, "wlcg_discovery");
+	near = pb_config_closest_profile(cfg, cfg->wlcg_discovery);
+	return pb_fail(ld->err, PB_E_CONFIG, "%s:%u: wlcg_discovery: no [profile %s]%s%s%s",
+		       cfg->path, e->line, cfg->wlcg_discovery, near ? " (did you mean '" : "",
+		       near ? near : "", near ? "'?)" : "");
 }
 
 /*
@@ -455,6 +473,8 @@ int pb_config_load(const char *path, const char *vendor_dir_default,
 		if (resolve_profile(&ld, i, &cfg->profiles[cfg->nprofiles++]) < 0)
 			goto fail;
 	}
+	if (check_discovery(&ld) < 0)
+		goto fail;
 	return 0;
 fail:
 	pb_config_free(cfg);
@@ -500,7 +520,7 @@ const char *pb_config_closest_profile(const struct pb_config *cfg, const char *n
 const struct pb_profile *pb_config_profile(const struct pb_config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->nprofiles; i++)
-		if (strcmp(cfg->profiles[i].name, name) == 0)
+		if (cfg->profiles[i].name != NULL && strcmp(cfg->profiles[i].name, name) == 0)
 			return &cfg->profiles[i];
 	return NULL;
 }

@@ -14,7 +14,7 @@
  * Keys (pam_bearer.conf(5) documents each):
  *   [defaults]  timeout refresh_at min_interval first_refresh_from ca_file proxy
  *               vendor_dir system_credentials_dir
- *               broker_socket
+ *               broker_socket wlcg_discovery
  *   [vendor X]  type base_url fields token.url token.body token.format
  *               token.header.NAME refresh.url refresh.body refresh.format
  *               response.token response.expires_in response.refresh_token
@@ -107,6 +107,7 @@ struct pb_config {
 	const char *vendor_dir;
 	const char *system_credentials_dir;
 	const char *broker_socket;      /* [defaults] broker_socket, else PB_BROKER_SOCKET */
+	const char *wlcg_discovery;     /* the profile kept as bt_u<uid> too; NULL: none */
 	struct pb_profile *profiles;
 	size_t nprofiles;
 	/* private: the parsed files the strings above point into */

@@ -52,7 +52,7 @@ struct key_def {
 };
 
 /* The rows of pb_conf_keys (a mismatch with its definition fails to compile). */
-#define PB_CONF_NKEYS 34
+#define PB_CONF_NKEYS 35
 extern const struct key_def pb_conf_keys[PB_CONF_NKEYS];
 
 /* One setting that won the layering: the entry, its file, its table row. */

@@ -55,6 +55,7 @@ const struct key_def pb_conf_keys[] = {
 	{ "vendor_dir", D, K_PATH, NO_FIELD, .expect = "an absolute path" },
 	{ "system_credentials_dir", D, K_PATH, NO_FIELD, .expect = "an absolute path" },
 	{ "broker_socket", D, K_PATH, NO_FIELD, .expect = "an absolute path" },
+	{ "wlcg_discovery", D, K_NAME, NO_FIELD, .expect = "a profile name" },
 	/* [vendor X], and per profile */
 	{ "type", V | R, K_ENUM, P(type), .words = type_words, .expect = "exchange or static" },
 	{ "base_url", V | R, K_BASE_URL, P(base_url), .expect = "an http:// or https:// URL" },

@@ -603,6 +603,84 @@ done:
 	return rc;
 }
 
+/* ---------------------------------------------------------------- WLCG discovery */
+
+/* Is profile the one whose token is also kept for WLCG discovery? */
+static bool discovered(const struct pb_store *st, const char *profile)
+{
+	return st->wlcg_profile != NULL && strcmp(st->wlcg_profile, profile) == 0;
+}
+
+/* See store.h. */
+int pb_store_discovery_path(const struct pb_store *st, char *out, size_t len)
+{
+	const char *slash = strrchr(st->path, '/');
+	int n;
+
+	if (slash == NULL)
+		return -1;
+	n = snprintf(out, len, "%.*s/bt_u%u", (int)(slash - st->path), st->path,
+		     (unsigned)st->uid);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/*
+ * The runtime dir as a store of its own, for bt_u<uid>: the token dir's
+ * parent, reached from the token dir's fd (no path is resolved again) and
+ * owned by the same user. name gets "bt_u<uid>". 0, or -1 with err.
+ */
+static int discovery_dir(const struct pb_store *st, struct pb_store *rt, char name[32],
+			 struct pb_err *err)
+{
+	const char *slash = strrchr(st->path, '/');
+	struct stat sb;
+
+	memset(rt, 0, sizeof(*rt));
+	rt->uid = st->uid;
+	snprintf(rt->path, sizeof(rt->path), "%.*s",
+		 slash != NULL ? (int)(slash - st->path) : 0, st->path);
+	snprintf(name, 32, "bt_u%u", (unsigned)st->uid);
+	rt->dirfd = openat(st->dirfd, "..", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rt->dirfd >= 0 && fstat(rt->dirfd, &sb) == 0 && sb.st_uid == st->uid)
+		return 0;
+	pb_fail(err, PB_E_STORE, "runtime dir %s: cannot keep %s there", rt->path, name);
+	if (rt->dirfd >= 0)
+		close(rt->dirfd);
+	rt->dirfd = -1;
+	return -1;
+}
+
+/*
+ * bt_u<uid> in step with profile's token: written (token), or removed
+ * (NULL). Nothing for a profile that is not the discovered one. With
+ * mend, it is written only when it differs: 1 when it did, else 0.
+ */
+static int sync_discovery(const struct pb_store *st, const char *profile, const char *token,
+			  bool mend, struct pb_err *err)
+{
+	struct pb_buf have = { 0 };
+	struct pb_store rt;
+	char name[32];
+	int rc;
+
+	if (!discovered(st, profile))
+		return 0;
+	if (discovery_dir(st, &rt, name, err) < 0)
+		return -1;
+	if (mend && token != NULL && pb_file_read(&rt, name, &have, NULL) == 0 &&
+	    strcmp(have.data, token) == 0)
+		rc = 0;
+	else if (token != NULL)
+		rc = pb_file_write(&rt, name, token, strlen(token), err) < 0 ? -1 : mend;
+	else
+		rc = pb_file_remove(&rt, name, err);
+	if (mend)
+		(void)pb_file_sweep(&rt, name);    /* a writer that died; we hold P's lock */
+	pb_buf_wipe(&have);
+	close(rt.dirfd);
+	return rc;
+}
+
 /*
  * See store.h. Callers hold pb_store_lock(): the newer-wins check and the
  * writes are not atomic as a whole, only file by file. A "" refresh token
@@ -661,7 +739,8 @@ int pb_store_save(const struct pb_store *st, const struct pb_store_token *t, str
 		pb_fail(err, PB_E_INTERNAL, "out of memory");
 		goto done;
 	}
-	if (pb_file_write(st, name, buf.data, buf.len, err) < 0)
+	if (pb_file_write(st, name, buf.data, buf.len, err) < 0 ||
+	    sync_discovery(st, t->profile, t->token, false, err) < 0)
 		goto done;
 	memset(&m, 0, sizeof(m));
 	m.state = PB_STATE_VALID;
@@ -767,7 +846,7 @@ int pb_store_forget(const struct pb_store *st, const char *profile, struct pb_er
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
 		if (file_name(profile, exts[i], name, err) < 0 || pb_file_remove(st, name, err) < 0)
 			return -1;
-	return 0;
+	return sync_discovery(st, profile, NULL, false, err);
 }
 
 /*
@@ -786,7 +865,7 @@ int pb_store_expire(const struct pb_store *st, const char *profile, struct pb_er
 	if (file_name(profile, "header", name, err) < 0 || pb_file_remove(st, name, err) < 0)
 		return -1;
 	snprintf(name, sizeof(name), "%s.token", profile);
-	if (pb_file_remove(st, name, err) < 0)
+	if (pb_file_remove(st, name, err) < 0 || sync_discovery(st, profile, NULL, false, err) < 0)
 		return -1;
 	snprintf(name, sizeof(name), "%s.json", profile);
 	r = meta_load(st, profile, &m, &why);
@@ -828,11 +907,14 @@ int pb_store_repair(const struct pb_store *st, const char *profile, const char *
 		    (pb_file_read(st, name, &have, NULL) != 0 || have.len != want.len ||
 		     memcmp(have.data, want.data, want.len) != 0))
 			repaired += pb_file_write(st, name, want.data, want.len, NULL) == 0;
+		repaired += sync_discovery(st, profile, token, true, NULL) == 1;
 		goto done;
 	}
 	/* no token to go with a header, or a dead one: neither may be sent */
 	if (faccessat(st->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || tok != 1)
 		repaired += pb_store_expire(st, profile, NULL) == 0;
+	else
+		(void)sync_discovery(st, profile, NULL, false, NULL);   /* no token: none there */
 done:
 	pb_wipe_free(token);
 	pb_buf_wipe(&want);

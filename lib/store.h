@@ -126,6 +126,16 @@ int pb_store_expire(const struct pb_store *st, const char *profile, struct pb_er
 int pb_store_repair(const struct pb_store *st, const char *profile, const char *scheme);
 
 /*
+ * WLCG Bearer Token Discovery: the file a reader following the convention
+ * finds, bt_u<uid> in the runtime dir (the token dir's parent), into out.
+ * For st->wlcg_profile, pb_store_save() writes the bare token there too
+ * (0600, atomic), and pb_store_expire(), pb_store_forget() and
+ * pb_store_repair() keep it in step with P.token. 0, or -1 when the path
+ * does not fit.
+ */
+int pb_store_discovery_path(const struct pb_store *st, char *out, size_t len);
+
+/*
  * Take the profile's lock, waiting at most timeout seconds. 0 and *lockfd,
  * or -1 (PB_E_TEMP "another process (pid N) is renewing P and did not
  * finish within T s" on timeout).

@@ -27,6 +27,9 @@ struct pb_store {
 	int dirfd;                 /* the dir (O_PATH) */
 	uid_t uid;                 /* its owner */
 	char path[PATH_MAX];       /* for messages and BEARER_TOKEN_DIR */
+	/* [defaults] wlcg_discovery: this profile's token is also kept as
+	 * ../bt_u<uid> (store.c); NULL: none */
+	const char *wlcg_profile;
 };
 
 /*

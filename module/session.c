@@ -613,6 +613,25 @@ static int name_session(struct session *s)
 	return PAM_SUCCESS;
 }
 
+/*
+ * WLCG Bearer Token Discovery: when the wlcg_discovery profile is one of
+ * this login's, BEARER_TOKEN_FILE names the bt_u<uid> file its token is
+ * kept in (lib/store.c), beside the token dir.
+ */
+static int export_discovery(struct session *s)
+{
+	char env[PATH_MAX + 48];
+	bool ours = false;
+
+	for (size_t i = 0; s->cfg.wlcg_discovery != NULL && i < s->nprofiles; i++)
+		ours = ours || strcmp(s->profiles[i]->name, s->cfg.wlcg_discovery) == 0;
+	if (!ours)
+		return PAM_SUCCESS;
+	snprintf(env, sizeof(env), "BEARER_TOKEN_FILE=%s/bt_u%u", s->runtime_dir,
+		 (unsigned)s->pw->pw_uid);
+	return pam_putenv(s->pamh, env);
+}
+
 int pb_session_open(pam_handle_t *pamh, const struct pb_options *o)
 {
 	struct session s = { .pamh = pamh, .o = o, .started_ms = pb_monotonic_ms() };
@@ -624,7 +643,7 @@ int pb_session_open(pam_handle_t *pamh, const struct pb_options *o)
 	    (rc = find_runtime_dir(&s, true)) != PAM_SUCCESS)
 		goto done;
 	snprintf(env, sizeof(env), "BEARER_TOKEN_DIR=%s", s.token_dir);
-	if (pam_putenv(pamh, env) != PAM_SUCCESS) {
+	if (pam_putenv(pamh, env) != PAM_SUCCESS || export_discovery(&s) != PAM_SUCCESS) {
 		rc = PAM_BUF_ERR;
 		goto done;
 	}

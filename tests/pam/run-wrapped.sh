@@ -168,6 +168,8 @@ profile() { # NAME VENDOR BASE_URL [extra lines]
 { defaults "broker_socket = $T/pb/broker.sock"; profile apivideo apivideo "$MOCK"; } >"$T/conf/nologind.conf"
 { defaults; profile apivideo apivideo "$MOCK" "users = bob" "groups = nosuchgroup"; } >"$T/conf/onlybob.conf"
 { defaults; profile apivideo apivideo "$MOCK" "users = bob" "groups = grp300"; } >"$T/conf/grp300.conf"
+# WLCG Bearer Token Discovery for apivideo (test_wlcg_discovery)
+{ defaults "wlcg_discovery = apivideo"; profile apivideo apivideo "$MOCK"; profile unith unith "$MOCK"; } >"$T/conf/wlcg.conf"
 # a profile the refresher started from main.conf does not know (so a
 # session with it takes the slow path while that refresher runs)
 { defaults; profile unith2 unith "$MOCK"; } >"$T/conf/solo.conf"
@@ -222,6 +224,8 @@ service pb_hang       "$R" "config=$C/main.conf profiles=apivideo nodaemon timeo
 service pb_down       "$R" "config=$C/down.conf nodaemon"
 service pb_nobody     "$R" "config=$C/onlybob.conf nodaemon debug"
 service pb_grp300     "$R" "config=$C/grp300.conf nodaemon"
+service pb_wlcg       "$R" "config=$C/wlcg.conf nodaemon"
+service pb_wlcg_unith "$R" "config=$C/wlcg.conf nodaemon profiles=unith"
 service pb_broken     "$R" "config=$C/broken.conf nodaemon"
 service pb_unknownopt "$R" "config=$C/main.conf profiles=apivideo nodaemon frobnicate=yes"
 service pb_badtimeout "$R" "config=$C/main.conf profiles=apivideo nodaemon timeout=abc"

@@ -1557,6 +1557,41 @@ static void test_many_groups(void **state)
 	assert_int_equal(mock_count("/auth/api-key"), 1);
 }
 
+/*
+ * WLCG Bearer Token Discovery: with wlcg_discovery = apivideo, the login
+ * exports BEARER_TOKEN_FILE=RUNDIR/bt_u<uid>, and that file is apivideo's
+ * bare token, alice's, 0600. A login whose profiles leave apivideo out
+ * exports nothing of the kind.
+ */
+static void test_wlcg_discovery(void **state)
+{
+	struct sess s;
+	char want[PATH_MAX + 32];
+	char *tok, *bt;
+	const char *v;
+	(void)state;
+
+	sess_open(&s, "pb_wlcg_unith", "alice", PAM_SUCCESS);
+	if ((v = env_get(s.env, "BEARER_TOKEN_FILE")) != NULL)
+		fail_msg("BEARER_TOKEN_FILE=%s with profiles=unith", v);
+	sess_end(&s, true);
+
+	sess_open(&s, "pb_wlcg", "alice", PAM_SUCCESS);
+	xsnprintf(want, sizeof(want), "%s/bt_u%u", RUNDIR, (unsigned)U);
+	if ((v = env_get(s.env, "BEARER_TOKEN_FILE")) == NULL)
+		fail_msg("BEARER_TOKEN_FILE is not in the PAM environment");
+	assert_string_equal(v, want);
+	sess_end(&s, true);
+	assert_profile_files("apivideo", "apivideo", &tok);
+	assert_owned_file(want, 0600);
+	bt = read_all(want, NULL);
+	assert_non_null(bt);
+	assert_string_equal(bt, tok);
+	free(bt);
+	free(tok);
+	unlink(want);      /* the other tests' runtime dir holds bearer/ alone */
+}
+
 /* ------------------------------------------------------------------ the refresher */
 
 /*
@@ -1885,6 +1920,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_profiles_subset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_profile_applies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wlcg_discovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresher_two_sessions, setup, teardown_refresher),
 		cmocka_unit_test_setup_teardown(test_refresher_fast_path, setup, teardown_refresher),
 		cmocka_unit_test_setup_teardown(test_refresher_restarted, setup, teardown_refresher),
