@@ -33,11 +33,13 @@ TITLES = {"1": "Session open with a fresh fetch", "2": "Session open, valid toke
           "3": "Vendor down or hanging (configured timeout 1 s)", "4": "Reading a valid token",
           "5": "The refresher (3 profiles)", "6": "100 session opens for 100 users at once",
           "7": "A refresh herd (one refresher, one lifetime)",
-          "8": "First login with 7 profiles", "9": "One hung vendor beside 5 healthy profiles"}
+          "8": "First login with 7 profiles", "9": "One hung vendor beside 5 healthy profiles",
+          "10": "Session open, oauth2: a client secret or a signed assertion"}
 REF = {"1": ("1", "floor", "x floor"), "2": ("2", "pam_bearer", "x pam_bearer"),
-       "4": ("4", "cat", "x cat"), "6": ("6", "open", "x median"), "8": ("8", "floor", "x floor")}
+       "4": ("4", "cat", "x cat"), "6": ("6", "open", "x median"), "8": ("8", "floor", "x floor"),
+       "10": ("10", "secret", "x secret")}
 lines, table = [], []
-for sec in sorted({r["sec"] for r in rows}):
+for sec in sorted({r["sec"] for r in rows}, key=int):
     table.append("")
     table.append("### %s. %s" % (sec, TITLES.get(sec, "")))
     table.append("")
@@ -118,6 +120,13 @@ if g9:
 if i9:
     tg.append(target("hung vendor: the healthy tokens never invalid",
                      i9["value"].split()[0] == "0", i9["value"]))
+
+sec, s10 = get.get(("10", "secret")), [get.get(("10", k)) for k in ("rs256", "es256")]
+for c in s10:
+    if sec and c:
+        r10 = us(c) / us(sec)
+        tg.append(target("a signed assertion within 1.1x of a client secret: " + c["label"], r10 <= 1.1,
+                         "median %s vs %s: %.2fx" % (ms(us(c)), ms(us(sec)), r10)))
 
 print("\n".join(table))
 print("\n### Targets\n\n| target | | figure |\n|---|---|---|")

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # bench/run.sh - `make bench`: every section, then the report.
 #   BENCH_QUICK=1         fewer runs and shorter windows (development)
-#   BENCH_SECTIONS="1 2"  only these sections (1-4, 6, 8: sessions.sh; 5, 7,
-#                         9: refresher.sh); the report shows what ran
+#   BENCH_SECTIONS="1 2"  only these sections (1-4, 6, 8, 10: sessions.sh;
+#                         5, 7, 9: refresher.sh); the report shows what ran
 set -u
 here=$(dirname "$0")
 : "${BENCH_OUT:?run me through make bench}"
@@ -21,9 +21,9 @@ rm -f "$BENCH_OUT/results.tsv" "$BENCH_OUT"/*.samples "$BENCH_OUT/pam.log"
 } >"$BENCH_OUT/machine.tsv"
 start=$EPOCHSECONDS
 echo "pam_bearer benchmark ($([ -n "${BENCH_QUICK:-}" ] && echo quick || echo full) run; load average at start $(cut -d' ' -f1-3 /proc/loadavg))"
-want=" ${BENCH_SECTIONS:-1 2 3 4 5 6 7 8 9} "
+want=" ${BENCH_SECTIONS:-1 2 3 4 5 6 7 8 9 10} "
 sess= ref=
-for s in 1 2 3 4 6 8; do [[ $want == *" $s "* ]] && sess="$sess $s"; done
+for s in 1 2 3 4 6 8 10; do [[ $want == *" $s "* ]] && sess="$sess $s"; done
 for s in 5 7 9; do [[ $want == *" $s "* ]] && ref="$ref $s"; done
 rc=0
 [ -n "$sess" ] && { BENCH_SECTIONS=$sess bash "$here/sessions.sh" || rc=1; }

@@ -266,7 +266,53 @@ section8() {
 	record 8 floor "floor: one bare curl, one exchange" "$OUT/s8-floor.samples"
 }
 
-for s in ${BENCH_SECTIONS:-1 2 3 4 6 8}; do
+# ------------------------------------------------------------- 10. signed assertions
+# A login's fresh fetch for oauth2 with a client secret, against the same
+# with client_auth = private_key_jwt: the worker signs an RS256 (RSA 2048)
+# or an ES256 (P-256) assertion and the mock verifies it. What signing
+# costs a login, in the same stack, interleaved.
+section10() {
+	local n rounds i alg pub
+	n=$(n_runs 200 20); rounds=$((n / BATCH))
+	echo "10. session open, oauth2: a client secret vs a signed assertion ($n each)"
+	if ! "$PYTHON3" -c 'import cryptography' 2>/dev/null; then
+		echo "  (python3-cryptography not found: the mock cannot verify assertions; skipped)"
+		return 0
+	fi
+	rm -f "$OUT"/s10-*.samples
+	cp "$T/all.conf" "$T/s10.conf"
+	for alg in rsa ec; do
+		if [ $alg = rsa ]; then set -- -algorithm RSA -pkeyopt rsa_keygen_bits:2048
+		else set -- -algorithm EC -pkeyopt ec_paramgen_curve:P-256; fi
+		(umask 077; "$OPENSSL" genpkey "$@" -out "$T/home/.config/pam_bearer/$alg.pem" 2>/dev/null) ||
+			fail "openssl genpkey ($alg)"
+		printf '\n[profile pk-%s]\nvendor = oauth2\nbase_url = %s\nclient_auth = private_key_jwt\n' \
+			"$alg" "$MOCK" >>"$T/s10.conf"
+		printf '\n[pk-%s]\nclient_id = test-client\nprivate_key_file = %s\n' \
+			"$alg" "$T/home/.config/pam_bearer/$alg.pem" >>"$T/home/.config/pam_bearer/credentials"
+	done
+	[ "$(id -u)" -eq 0 ] && chown "$U:$G" "$T"/home/.config/pam_bearer/*.pem
+	for svc in oauth2 pk-rsa pk-ec; do
+		printf 'session required pam_env.so readenv=0 conffile=%s\nsession optional %s config=%s profiles=%s nodaemon\n' \
+			"$T/pam_env.conf" "$PAM_TEST_MODULE_SO" "$T/s10.conf" "$svc" >"$T/services/pb10-$svc"
+	done
+	for alg in rsa ec; do
+		pub=$("$OPENSSL" pkey -in "$T/home/.config/pam_bearer/$alg.pem" -pubout 2>/dev/null)
+		ctl POST /_mock/config "$("$PYTHON3" -c 'import json, sys; print(json.dumps({"assertion_public_key": sys.argv[1]}))' "$pub")" >/dev/null
+		rm -rf "$BASE/bearer"
+		open_n "pb10-pk-$alg" bench 1 /dev/null "$BASE/bearer"
+		[ -s "$BASE/bearer/pk-$alg.token" ] || fail "section 10: no token for the $alg assertion"
+		for ((i = 0; i < rounds / 2; i++)); do
+			open_n pb10-oauth2 bench $BATCH "$OUT/s10-secret.samples" "$BASE/bearer"
+			open_n "pb10-pk-$alg" bench $BATCH "$OUT/s10-$alg.samples" "$BASE/bearer"
+		done
+	done
+	record 10 secret "oauth2, client secret" "$OUT/s10-secret.samples"
+	record 10 rs256 "oauth2, private_key_jwt RS256 (RSA 2048)" "$OUT/s10-rsa.samples"
+	record 10 es256 "oauth2, private_key_jwt ES256 (P-256)" "$OUT/s10-ec.samples"
+}
+
+for s in ${BENCH_SECTIONS:-1 2 3 4 6 8 10}; do
 	case $s in
 	1) check_setup; section1 ;;
 	2) section2 ;;
@@ -274,5 +320,6 @@ for s in ${BENCH_SECTIONS:-1 2 3 4 6 8}; do
 	4) section4 ;;
 	6) section6 ;;
 	8) section8 ;;
+	10) section10 ;;
 	esac
 done

@@ -352,6 +352,10 @@ static int apply_layers(struct pb_profile *p, const struct layers *L, struct pb_
 	s = pb_conf_setting(L, "refresh.url");
 	if (s->e != NULL)
 		p->refresh.origin = (struct pb_origin){ s->file, s->e->line };
+	/* private_key_jwt: the client proves itself with a key, not a secret */
+	for (size_t i = 0; p->client_auth == PB_AUTH_PRIVATE_KEY_JWT && i < p->nfields; i++)
+		if (strcmp(p->fields[i], "client_secret") == 0)
+			p->fields[i] = "private_key_file";
 	return 0;
 }
 
@@ -551,6 +555,12 @@ int pb_config_users_dir(const struct pb_config *cfg, char *out, size_t len, stru
 	return beside_socket(cfg, "users", out, len, err);
 }
 
+/* See conf.h. */
+bool pb_profile_signs(const struct pb_profile *p)
+{
+	return p->assertion_claims != NULL || p->client_auth == PB_AUTH_PRIVATE_KEY_JWT;
+}
+
 /* "json" / "form" / "raw", for messages and `bearer-token status`. */
 const char *pb_format_name(enum pb_format f)
 {
@@ -558,6 +568,7 @@ const char *pb_format_name(enum pb_format f)
 	case PB_FMT_JSON: return "json";
 	case PB_FMT_FORM: return "form";
 	case PB_FMT_RAW: return "raw";
+	case PB_FMT_PATH: return "path";
 	}
 	return "?";
 }

@@ -19,6 +19,7 @@
  *               token.header.NAME refresh.url refresh.body refresh.format
  *               response.token response.expires_in response.refresh_token
  *               lifetime scheme client_auth refused_status refused_hint
+ *               assertion.claims assertion.kid response.expires_at
  *   [profile X] vendor credentials users groups scope audience
  *               timeout refresh_at min_interval first_refresh_from ca_file proxy,
  *               and any [vendor] key
@@ -42,8 +43,9 @@
 
 enum pb_vendor_type { PB_TYPE_EXCHANGE, PB_TYPE_STATIC };
 enum pb_cred_source { PB_CRED_USER, PB_CRED_SYSTEM };
-enum pb_format { PB_FMT_JSON, PB_FMT_FORM, PB_FMT_RAW };
-enum pb_client_auth { PB_AUTH_BODY, PB_AUTH_BASIC };
+/* raw: headers; path: a URL template's fields, percent-encoded (RFC 3986 unreserved kept) */
+enum pb_format { PB_FMT_JSON, PB_FMT_FORM, PB_FMT_RAW, PB_FMT_PATH };
+enum pb_client_auth { PB_AUTH_BODY, PB_AUTH_BASIC, PB_AUTH_PRIVATE_KEY_JWT };
 
 /* Where a setting came from, for error messages: "file:line". */
 struct pb_origin {
@@ -86,6 +88,10 @@ struct pb_profile {
 	unsigned short refused_status[PB_REFUSED_MAX];
 	size_t nrefused_status;
 	const char *refused_hint;       /* added to that message; NULL: none */
+	/* a signed client assertion (RFC 7523), ${assertion} to the requests */
+	const char *assertion_claims;   /* JSON template; NULL: none, or private_key_jwt's */
+	const char *assertion_kid;      /* template of the header's kid; NULL: none */
+	const char *resp_expires_at;    /* path of an ISO 8601 expiry; NULL: none */
 	const char *scope, *audience;   /* NULL when unset */
 	const char **users, **groups;   /* NULL-free arrays; both empty: everyone */
 	size_t nusers, ngroups;
@@ -150,6 +156,12 @@ int pb_config_users_dir(const struct pb_config *cfg, char *out, size_t len, stru
  */
 bool pb_profile_applies(const struct pb_profile *p, const char *user,
 			const gid_t *gids, size_t ngids);
+
+/*
+ * Does the profile sign a client assertion with a private key
+ * (assertion.claims, or client_auth = private_key_jwt)?
+ */
+bool pb_profile_signs(const struct pb_profile *p);
 
 /* "json" / "form" / "raw" */
 const char *pb_format_name(enum pb_format f);

@@ -23,8 +23,24 @@ struct field_check {
 	const struct pb_profile *p;
 	bool refresh;             /* a refresh.* template: refresh_token is known */
 	bool saw_refresh_token;
+	bool assertion;           /* an assertion.* template: iat, exp, jti, token_url known */
 	char bad[65];
 };
+
+/* The fields a service account's key_file gives (creds.c), besides its private_key. */
+static bool from_key_file(const struct pb_profile *p, const char *name)
+{
+	return has_field(p, "key_file") &&
+	       (strcmp(name, "client_email") == 0 || strcmp(name, "private_key_id") == 0 ||
+		strcmp(name, "token_uri") == 0);
+}
+
+/* The fields only an assertion.* template knows (fetch.c fills them in). */
+static bool assertion_only(const char *name)
+{
+	return strcmp(name, "iat") == 0 || strcmp(name, "exp") == 0 || strcmp(name, "jti") == 0 ||
+	       strcmp(name, "token_url") == 0;
+}
 
 /* pb_template_fields() callback for pass 2: is name a field this template may use? */
 static int field_known(void *ctx, const char *name, bool optional)
@@ -35,7 +51,15 @@ static int field_known(void *ctx, const char *name, bool optional)
 		fc->saw_refresh_token = true;
 		return 0;
 	}
-	if (strcmp(name, "refresh_token") != 0 && (pb_conf_is_reserved(name) || has_field(fc->p, name)))
+	/* private_key_jwt drops the secret: an optional ${client_secret?} expands to nothing */
+	if (optional && strcmp(name, "client_secret") == 0 &&
+	    fc->p->client_auth == PB_AUTH_PRIVATE_KEY_JWT)
+		return 0;
+	if (assertion_only(name) ? fc->assertion
+	    : strcmp(name, "assertion") == 0 ? !fc->assertion && pb_profile_signs(fc->p)
+	    : strcmp(name, "refresh_token") != 0 && (pb_conf_is_reserved(name) ||
+						     has_field(fc->p, name) ||
+						     from_key_file(fc->p, name)))
 		return 0;
 	snprintf(fc->bad, sizeof(fc->bad), "%s", name);
 	return 1;
@@ -72,8 +96,11 @@ static int check_fields(const struct pb_profile *p, const struct setting *s,
 	for (size_t i = 0; i < p->nfields && n < sizeof(known); i++)
 		n += (size_t)snprintf(known + n, sizeof(known) - n, "%s, ", p->fields[i]);
 	if (n < sizeof(known))
-		snprintf(known + n, sizeof(known) - n, "scope, audience%s",
-			 fc->refresh ? ", refresh_token" : "");
+		snprintf(known + n, sizeof(known) - n, "%sscope, audience%s%s",
+			 has_field(p, "key_file") ? "client_email, private_key_id, token_uri, " : "",
+			 fc->refresh ? ", refresh_token" : "",
+			 fc->assertion ? ", iat, exp, jti, token_url"
+			 : pb_profile_signs(p) ? ", assertion" : "");
 	return pb_conf_profile_fail(err, p, s->file, s->e->line, "%s names unknown field '%s' (known: %s)",
 			    s->e->key, fc->bad, known);
 }
@@ -87,9 +114,11 @@ static int check_templates(const struct pb_profile *p, const struct layers *L,
 	for (size_t i = 0; i < PB_CONF_NKEYS + L->nhdr; i++) {
 		const struct setting *s = i < PB_CONF_NKEYS ? &L->key[i] : &L->hdr[i - PB_CONF_NKEYS];
 
-		if (s->k == NULL || (s->k->kind != K_TEMPLATE && s->k->kind != K_HEADER))
+		if (s->k == NULL || (s->k->kind != K_TEMPLATE && s->k->kind != K_HEADER &&
+				     s->k->kind != K_URL))
 			continue;
 		fc.refresh = strncmp(s->k->name, "refresh.", 8) == 0;
+		fc.assertion = strncmp(s->k->name, "assertion.", 10) == 0;
 		if (check_fields(p, s, &fc, err) < 0)
 			return -1;
 	}
@@ -101,6 +130,29 @@ static int check_templates(const struct pb_profile *p, const struct layers *L,
 static bool relative(const char *url)
 {
 	return url != NULL && url[0] == '/';
+}
+
+/*
+ * A profile that signs has a key to sign with: the field private_key_file
+ * (client_auth = private_key_jwt takes it in client_secret's place, conf.c)
+ * and, for private_key_jwt, client_id, the assertion's issuer.
+ */
+static int check_signing(const struct pb_profile *p, const struct layers *L,
+			 struct pb_err *err)
+{
+	const struct setting *s = pb_conf_setting(L, p->assertion_claims != NULL ?
+						  "assertion.claims" : "client_auth");
+
+	if (p->client_auth == PB_AUTH_PRIVATE_KEY_JWT &&
+	    (!has_field(p, "client_id") || !has_field(p, "private_key_file")))
+		return pb_conf_profile_fail(err, p, s->file, s->e->line, "client_auth = "
+				    "private_key_jwt needs the fields client_id and "
+				    "private_key_file");
+	if (p->assertion_claims != NULL && !has_field(p, "private_key_file") &&
+	    !has_field(p, "key_file"))
+		return pb_conf_profile_fail(err, p, s->file, s->e->line, "assertion.claims is set "
+				    "but the fields have no private_key_file (or key_file) to sign with");
+	return 0;
 }
 
 /* Pass 2 for an exchange vendor: the keys a request needs, and templates. */
@@ -137,7 +189,7 @@ static int check_exchange(const struct pb_profile *p, const struct layers *L,
 		return pb_conf_profile_fail(err, p, s->file, s->e->line, "client_auth = basic needs "
 				    "the fields client_id and client_secret");
 	}
-	return 0;
+	return check_signing(p, L, err);
 }
 
 /* Pass 2: the resolved profile as a whole. */

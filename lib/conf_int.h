@@ -52,7 +52,7 @@ struct key_def {
 };
 
 /* The rows of pb_conf_keys (a mismatch with its definition fails to compile). */
-#define PB_CONF_NKEYS 35
+#define PB_CONF_NKEYS 38
 extern const struct key_def pb_conf_keys[PB_CONF_NKEYS];
 
 /* One setting that won the layering: the entry, its file, its table row. */
@@ -79,7 +79,11 @@ const struct key_def *pb_conf_find_key(const char *key);
 int pb_conf_check_file(const struct pb_ini *ini, const char *preset, struct pb_err *err);
 /* Set one profile field from a (pass-1 checked) setting. */
 int pb_conf_apply(struct pb_profile *p, const struct setting *s, struct pb_err *err);
-/* Is name a field every template may use (refresh_token, scope, audience)? */
+/*
+ * Is name one the vendor's fields may not take: a field every template may
+ * use (refresh_token, scope, audience), or one of signed assertions
+ * (assertion, iat, exp, jti, token_url: conf_check.c says where)?
+ */
 bool pb_conf_is_reserved(const char *name);
 /* Is name one of arr[0..n)? */
 bool pb_conf_listed(const char *const *arr, size_t n, const char *name);

@@ -26,11 +26,12 @@
 static const char *const type_words[] = { "exchange", "static", NULL };
 static const char *const cred_words[] = { "user", "system", NULL };
 static const char *const format_words[] = { "json", "form", NULL };
-static const char *const auth_words[] = { "body", "basic", NULL };
+static const char *const auth_words[] = { "body", "basic", "private_key_jwt", NULL };
 
 /* words[i] is enum value i, and enums are written as ints */
 _Static_assert(PB_TYPE_STATIC == 1 && PB_CRED_SYSTEM == 1 && PB_FMT_FORM == 1 &&
-	       PB_AUTH_BASIC == 1, "enum order must match the word lists");
+	       PB_AUTH_BASIC == 1 && PB_AUTH_PRIVATE_KEY_JWT == 2,
+	       "enum order must match the word lists");
 _Static_assert(sizeof(enum pb_vendor_type) == sizeof(int) &&
 	       sizeof(enum pb_cred_source) == sizeof(int) &&
 	       sizeof(enum pb_format) == sizeof(int) &&
@@ -84,7 +85,11 @@ const struct key_def pb_conf_keys[] = {
 	{ "scheme", V | R, K_SCHEME, P(scheme),
 	  .expect = "an HTTP authentication scheme such as Bearer" },
 	{ "client_auth", V | R, K_ENUM, P(client_auth), .words = auth_words,
-	  .expect = "body or basic" },
+	  .expect = "body, basic or private_key_jwt" },
+	{ "assertion.claims", V | R, K_TEMPLATE, P(assertion_claims), .expect = "a template" },
+	{ "assertion.kid", V | R, K_TEMPLATE, P(assertion_kid), .expect = "a template" },
+	{ "response.expires_at", V | R, K_JSON_PATH, P(resp_expires_at),
+	  .expect = "a response path such as 'expires_at'" },
 	{ "refused_status", V | R, K_STATUSES, P(refused_status), P(nrefused_status),
 	  .expect = "a list of up to 8 HTTP statuses 400-499 (not 429)" },
 	{ "refused_hint", V | R, K_TEXT, P(refused_hint), .expect = "text without control characters" },
@@ -117,6 +122,12 @@ static const struct {
 
 /* Fields every template may name besides the vendor's `fields`. */
 static const char *const reserved_fields[] = { "refresh_token", "scope", "audience", NULL };
+/*
+ * Fields of signed assertions: ${assertion} in the requests of a profile
+ * that signs; the others in its assertion.* templates only (fetch.c).
+ */
+static const char *const assertion_fields[] = { "assertion", "iat", "exp", "jti", "token_url",
+						NULL };
 
 /* ---------------------------------------------------------------- values */
 
@@ -188,7 +199,7 @@ static bool http_token(const char *v, size_t max)
 /* refresh_token, scope, audience: known to every template, never a credential field. */
 bool pb_conf_is_reserved(const char *name)
 {
-	return word_index(reserved_fields, name) >= 0;
+	return word_index(reserved_fields, name) >= 0 || word_index(assertion_fields, name) >= 0;
 }
 
 /*
@@ -345,8 +356,14 @@ static int check_value(const struct key_def *k, const struct pb_ini_entry *e,
 	case K_SCHEME: ok = http_token(v, SCHEME_MAX); break;
 	case K_BASE_URL: ok = http_url(v); why = ok ? NULL : url_problem(v); break;
 	case K_URL:
-		ok = v[0] == '/' ? no_blanks(v) : http_url(v);
+		/* "/path", an http(s) URL, or one field that holds one ("${token_uri}") */
+		ok = v[0] == '/' ? no_blanks(v) : http_url(v) || (strncmp(v, "${", 2) == 0 &&
+								  strchr(v, '}') == v + strlen(v) - 1);
 		why = ok ? NULL : url_problem(v);
+		/* ${fields} in a path are a template's (percent-encoded at request time) */
+		if (ok && pb_template_fields(v, accept_any_field, NULL, &terr) < 0)
+			return pb_fail(err, PB_E_CONFIG, "%s:%u: %s: %s",
+				       file, e->line, e->key, terr.msg);
 		break;
 	case K_PATH: ok = v[0] == '/' && !pb_has_ctrl(v); break;
 	case K_PROXY: ok = no_blanks(v); break;

@@ -15,8 +15,11 @@
 #include <unistd.h>
 
 #include "creds.h"
+
+#define PB_KEY_FILE_MAX (16 * 1024)   /* a PEM private key: RSA 4096 is about 3.3 KiB */
 #include "expiry.h"
 #include "ini.h"
+#include "jsonmap.h"
 #include "jwt.h"
 
 #define USER_NAME_MAX 255       /* LOGIN_NAME_MAX - 1 on Linux */
@@ -155,8 +158,141 @@ static int open_admin(const char *path, gid_t gid, const char *group, struct pb_
 	return open_judged(path, &st, fix, err);
 }
 
-/* Parse the credentials file open as fd (closed here) into out. */
-static int load_fd(const char *path, int fd, struct pb_creds *out, struct pb_err *err)
+/* Who may own a credentials file and the key files it names: the user, or the admin store's. */
+struct judge {
+	bool admin;
+	uid_t owner;             /* the user's file */
+	gid_t gid;               /* the admin store's: root:<group> */
+	const char *group;
+};
+
+/* Open path as the judge rules files of its kind. The fd, or -1 with err. */
+static int open_as(const struct judge *j, const char *path, struct pb_err *err)
+{
+	return j->admin ? open_admin(path, j->gid, j->group, err) : open_private(path, j->owner, err);
+}
+
+/*
+ * A field key_file names a Google service account's JSON key as downloaded
+ * (https://cloud.google.com/iam/docs/keys-create-delete): read it, held to
+ * the rules of the credentials file, and add its client_email,
+ * private_key_id, token_uri (https://oauth2.googleapis.com/token when it
+ * has none) and private_key as fields of the same section. 0, or -1 with
+ * err ("FILE:LINE: ...", naming the member, never a value).
+ */
+static int load_json_key(struct pb_creds *c, size_t i, const struct judge *j, struct pb_err *err)
+{
+	static const char *const members[] = { "client_email", "private_key_id", "token_uri",
+					       "private_key" };
+	char *profile = NULL, at[PATH_MAX + 80];
+	struct pb_buf text = { 0 };
+	struct json_object *key = NULL, *v;
+	struct pb_err why;
+	unsigned line = c->v[i].line;
+	int fd, rc = -1;
+
+	pb_err_clear(&why);
+	snprintf(at, sizeof(at), "%s:%u: [%s] key_file %.200s", c->path, line, c->v[i].profile,
+		 c->v[i].value);
+	if ((profile = strdup(c->v[i].profile)) == NULL) {
+		pb_fail(err, PB_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	if (c->v[i].value[0] != '/') {
+		pb_fail(err, PB_E_CONFIG, "%s: not an absolute path", at);
+		goto done;
+	}
+	if ((fd = open_as(j, c->v[i].value, &why)) < 0) {
+		pb_fail(err, PB_E_CONFIG, "%s:%u: [%s] key_file %s", c->path, line, profile, why.msg);
+		goto done;
+	}
+	rc = pb_read_all(fd, PB_KEY_FILE_MAX, -1, &text);
+	close(fd);
+	if (rc < 0 || (key = pb_json_parse_object(text.data, text.len)) == NULL) {
+		rc = -1;
+		pb_fail(err, PB_E_CONFIG, "%s: not a service account's JSON key", at);
+		goto done;
+	}
+	for (size_t m = 0; m < sizeof(members) / sizeof(members[0]); m++) {
+		const char *s = NULL;
+
+		if (json_object_object_get_ex(key, members[m], &v) &&
+		    json_object_is_type(v, json_type_string))
+			s = json_object_get_string(v);
+		if (s == NULL && strcmp(members[m], "token_uri") == 0)
+			s = "https://oauth2.googleapis.com/token";
+		if (s == NULL || s[0] == '\0') {
+			rc = pb_fail(err, PB_E_CONFIG, "%s: no \"%s\" in it", at, members[m]);
+			goto done;
+		}
+		if ((rc = pb_creds_add(c, profile, members[m], s, err)) < 0)
+			goto done;
+		find(c, profile, members[m])->line = line;
+	}
+	rc = 0;
+done:
+	if (key != NULL) {
+		pb_json_wipe_strings(key);
+		json_object_put(key);
+	}
+	pb_buf_wipe(&text);
+	free(profile);
+	return rc;
+}
+
+/*
+ * The key files of signed assertions, each held to the rules of the
+ * credentials file itself: a field private_key_file names a PEM key, read
+ * into the field private_key; a field key_file a service account's JSON
+ * key (load_json_key). private_key goes to the HTTP worker with the other
+ * secrets; only it signs. Every such field of c. 0, or -1 with err
+ * ("FILE:LINE: ...").
+ */
+static int load_key_files(struct pb_creds *c, const struct judge *j, struct pb_err *err)
+{
+	size_t n = c->n;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pb_secret *s = &c->v[i];
+		struct pb_buf pem = { 0 };
+		struct pb_err why;
+		int fd, rc;
+
+		if (strcmp(s->field, "key_file") == 0) {
+			if (load_json_key(c, i, j, err) < 0)
+				return -1;
+			continue;
+		}
+		if (strcmp(s->field, "private_key_file") != 0)
+			continue;
+		pb_err_clear(&why);
+		if (s->value[0] != '/')
+			return pb_fail(err, PB_E_CONFIG, "%s:%u: [%s] private_key_file: '%.200s' is "
+				       "not an absolute path", c->path, s->line, s->profile, s->value);
+		if ((fd = open_as(j, s->value, &why)) < 0)
+			return pb_fail(err, PB_E_CONFIG, "%s:%u: [%s] private_key_file %s", c->path,
+				       s->line, s->profile, why.msg);
+		rc = pb_read_all(fd, PB_KEY_FILE_MAX, -1, &pem);
+		close(fd);
+		if (rc < 0 || pem.len == 0 || memchr(pem.data, '\0', pem.len) != NULL) {
+			pb_buf_wipe(&pem);
+			return pb_fail(err, PB_E_CONFIG, "%s:%u: [%s] private_key_file %s: %s", c->path,
+				       s->line, s->profile, s->value, rc < 0 && errno == EFBIG ?
+				       "over 16 KiB, not a PEM key" : "empty or unreadable");
+		}
+		rc = pb_creds_add(c, s->profile, "private_key", pem.data, err);
+		pb_buf_wipe(&pem);
+		if (rc < 0)
+			return -1;
+		s = &c->v[i];      /* pb_creds_add may move the array */
+		find(c, s->profile, "private_key")->line = s->line;
+	}
+	return 0;
+}
+
+/* Parse the credentials file open as fd (closed here) into out, then the key files it names. */
+static int load_fd(const char *path, int fd, const struct judge *j, struct pb_creds *out,
+		   struct pb_err *err)
 {
 	struct pb_ini ini = { 0 };
 	int rc = -1;
@@ -168,6 +304,8 @@ static int load_fd(const char *path, int fd, struct pb_creds *out, struct pb_err
 		goto done;
 	}
 	rc = take_entries(out, &ini, err);
+	if (rc == 0)
+		rc = load_key_files(out, j, err);
 done:
 	close(fd);
 	pb_ini_free(&ini);
@@ -179,24 +317,26 @@ done:
 /* Load a credentials file owned by owner, mode 0600 or stricter. */
 int pb_creds_load(const char *path, uid_t owner, struct pb_creds *out, struct pb_err *err)
 {
+	const struct judge j = { .owner = owner };
 	int fd;
 
 	memset(out, 0, sizeof(*out));
-	if ((fd = open_private(path, owner, err)) < 0)
+	if ((fd = open_as(&j, path, err)) < 0)
 		return -1;
-	return load_fd(path, fd, out, err);
+	return load_fd(path, fd, &j, out, err);
 }
 
 /* Load a file of the admin store: root:<group> 0640 or stricter. */
 int pb_creds_load_admin(const char *path, gid_t gid, const char *group, struct pb_creds *out,
 			struct pb_err *err)
 {
+	const struct judge j = { .admin = true, .gid = gid, .group = group };
 	int fd;
 
 	memset(out, 0, sizeof(*out));
-	if ((fd = open_admin(path, gid, group, err)) < 0)
+	if ((fd = open_as(&j, path, err)) < 0)
 		return -1;
-	return load_fd(path, fd, out, err);
+	return load_fd(path, fd, &j, out, err);
 }
 
 /* snprintf into out, failing on truncation. */

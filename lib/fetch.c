@@ -11,14 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "expiry.h"
 #include "fetch.h"
 #include "http.h"
 #include "jsonmap.h"
+#include "jws.h"
 #include "jwt.h"
 #include "template.h"
+
+#define ASSERTION_JTI_BYTES 16     /* a jti of 128 random bits */
+#define ASSERTION_LIFE_S 240       /* exp - iat = 300 s: GitHub allows 600, Google 3600 */
 
 /* Which of the profile's two requests is being made. */
 enum which { EXCHANGE, REFRESH };
@@ -28,12 +33,20 @@ struct fields {
 	const struct pb_profile *p;
 	const struct pb_creds *creds;
 	const char *refresh_token;
+	const char *assertion;          /* the signed assertion, while a request is built */
+	/* an assertion.* template's own fields, while one is expanded */
+	bool claims;
+	const char *token_url;
+	char iat[24], exp[24], jti[2 * ASSERTION_JTI_BYTES + 1];
 };
 
 /*
  * Template field lookup: the refresh token, the profile's scope/audience,
- * else the credentials. With client_auth = basic, client_id and
- * client_secret are not given to the body: they travel in the Basic header.
+ * the signed assertion (and, in an assertion.* template, iat, exp, jti and
+ * token_url), else the credentials. With client_auth = basic, client_id
+ * and client_secret are not given to the body: they travel in the Basic
+ * header; with private_key_jwt, client_secret is not used. The PEM key
+ * read from private_key_file is never expanded anywhere.
  */
 static const char *lookup_field(void *ctx, const char *name)
 {
@@ -45,10 +58,81 @@ static const char *lookup_field(void *ctx, const char *name)
 		return f->p->scope;
 	if (strcmp(name, "audience") == 0)
 		return f->p->audience;
-	if (f->p->client_auth == PB_AUTH_BASIC &&
-	    (strcmp(name, "client_id") == 0 || strcmp(name, "client_secret") == 0))
+	if (strcmp(name, "assertion") == 0)
+		return f->assertion;
+	if (f->claims && strcmp(name, "iat") == 0)
+		return f->iat;
+	if (f->claims && strcmp(name, "exp") == 0)
+		return f->exp;
+	if (f->claims && strcmp(name, "jti") == 0)
+		return f->jti;
+	if (f->claims && strcmp(name, "token_url") == 0)
+		return f->token_url;
+	if (strcmp(name, "private_key") == 0 ||
+	    (f->p->client_auth == PB_AUTH_BASIC &&
+	     (strcmp(name, "client_id") == 0 || strcmp(name, "client_secret") == 0)) ||
+	    (f->p->client_auth == PB_AUTH_PRIVATE_KEY_JWT && strcmp(name, "client_secret") == 0))
 		return NULL;
 	return f->creds != NULL ? pb_creds_get(f->creds, f->p->name, name) : NULL;
+}
+
+/*
+ * The signed client assertion of a request to url (RFC 7523): the
+ * vendor's assertion.claims (for private_key_jwt without one, RFC 7523's
+ * own: iss and sub the client_id, aud the token URL) expanded with iat
+ * (now less 60 s, for clocks behind ours), exp (now + ASSERTION_LIFE_S),
+ * a fresh jti and token_url, then signed with the private key of
+ * private_key_file (jws.c). Into jwt; 0, or -1 with err.
+ */
+static int sign_assertion(const struct pb_profile *p, struct fields *f, const char *url,
+			  struct pb_buf *jwt, struct pb_err *err)
+{
+	static const char rfc7523[] = "{\"iss\": \"${client_id}\", \"sub\": \"${client_id}\", "
+		"\"aud\": \"${token_url}\", \"iat\": ${iat}, \"exp\": ${exp}, \"jti\": \"${jti}\"}";
+	const char *pem = f->creds != NULL ? pb_creds_get(f->creds, p->name, "private_key") : NULL;
+	struct pb_buf claims = { 0 }, kid = { 0 };
+	unsigned char rnd[ASSERTION_JTI_BYTES];
+	struct json_object *parsed = NULL;
+	time_t now = time(NULL);
+	int rc = -1;
+
+	if (pem == NULL)
+		return pb_fail(err, PB_E_CONFIG, "no private key to sign the assertion with "
+			       "(private_key_file in the credentials)");
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return pb_fail(err, PB_E_INTERNAL, "no random bytes for the assertion's jti");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(f->jti + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(f->iat, sizeof(f->iat), "%lld", (long long)now - 60);
+	snprintf(f->exp, sizeof(f->exp), "%lld", (long long)now + ASSERTION_LIFE_S);
+	f->claims = true;
+	f->token_url = url;
+	if (pb_template_expand(p->assertion_claims != NULL ? p->assertion_claims : rfc7523,
+			       PB_FMT_JSON, lookup_field, f, &claims, err) < 0 ||
+	    (p->assertion_kid != NULL &&
+	     pb_template_expand(p->assertion_kid, PB_FMT_RAW, lookup_field, f, &kid, err) < 0))
+		goto done;
+	if ((parsed = pb_json_parse_object(claims.data, claims.len)) == NULL) {
+		pb_fail(err, PB_E_CONFIG, "assertion.claims does not expand to a JSON object");
+		goto done;
+	}
+	rc = pb_jws_sign(pem, kid.data, claims.data, jwt, err);
+done:
+	f->claims = false;
+	f->token_url = NULL;
+	json_object_put(parsed);
+	pb_buf_wipe(&claims);
+	pb_buf_wipe(&kid);
+	return rc;
+}
+
+/* private_key_jwt: the assertion joins the form body as client_assertion (RFC 7523 2.2). */
+static int add_client_assertion(struct pb_buf *body, const char *jwt)
+{
+	return pb_buf_adds(body, body->len > 0 ? "&" : "") < 0 ||
+	       pb_buf_adds(body, "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3A"
+			   "client-assertion-type%3Ajwt-bearer&client_assertion=") < 0 ||
+	       pb_escape(body, jwt, PB_FMT_FORM) < 0 ? -1 : 0;
 }
 
 /* Put "profile: " in front of a message produced by a lower layer. */
@@ -76,22 +160,56 @@ static long request_timeout_ms(const struct pb_profile *p)
 	return ms > 0 ? (long)ms : 1;
 }
 
-/* base_url + path, or the url itself when it is absolute. */
-static int request_url(const struct pb_profile *p, const struct pb_request *r,
-		       struct pb_buf *url)
+/* Is the URL template one field alone, "${token_uri}"? */
+static bool whole_url(const char *url)
 {
-	size_t n;
+	size_t n = strlen(url);
 
-	if (strncmp(r->url, "https://", 8) == 0 || strncmp(r->url, "http://", 7) == 0)
-		return pb_buf_adds(url, r->url);
-	if (p->base_url == NULL)
+	return n > 3 && strncmp(url, "${", 2) == 0 && url[n - 1] == '}' &&
+	       strchr(url + 2, '$') == NULL && strchr(url, '}') == url + n - 1;
+}
+
+/*
+ * base_url + path, or the url itself when it is absolute. Its ${fields}
+ * (GitHub's /app/installations/${installation_id}/access_tokens) are
+ * percent-encoded: a value cannot step out of its path segment. 0, or -1
+ * with err.
+ */
+static int request_url(const struct pb_profile *p, const struct pb_request *r,
+		       struct fields *f, struct pb_buf *url, struct pb_err *err)
+{
+	struct pb_buf path = { 0 };
+	size_t n;
+	int rc = -1;
+
+	/* a URL that is one field alone (a key file's token_uri) is a whole URL, not a path */
+	if (pb_template_expand(r->url, whole_url(r->url) ? PB_FMT_RAW : PB_FMT_PATH, lookup_field,
+			       f, &path, err) < 0)
 		return -1;
+	if (whole_url(r->url) && strncmp(path.data, "https://", 8) != 0 &&
+	    strncmp(path.data, "http://", 7) != 0) {
+		pb_fail(err, PB_E_CONFIG, "%s is '%.100s', not an http:// or https:// URL", r->url,
+			path.data);
+		goto done;
+	}
+	if (strncmp(path.data, "https://", 8) == 0 || strncmp(path.data, "http://", 7) == 0) {
+		rc = pb_buf_adds(url, path.data);
+		goto done;
+	}
+	if (p->base_url == NULL) {
+		pb_fail(err, PB_E_CONFIG, "no base_url to join %s to", r->url);
+		goto done;
+	}
 	n = strlen(p->base_url);
 	while (n > 0 && p->base_url[n - 1] == '/')
 		n--;
-	if (pb_buf_add(url, p->base_url, n) < 0)
-		return -1;
-	return pb_buf_addf(url, "%s%s", r->url[0] == '/' ? "" : "/", r->url);
+	rc = pb_buf_add(url, p->base_url, n) < 0 ||
+	     pb_buf_addf(url, "%s%s", path.data[0] == '/' ? "" : "/", path.data) < 0 ? -1 : 0;
+done:
+	if (rc < 0 && err->msg[0] == '\0')
+		pb_fail(err, PB_E_INTERNAL, "out of memory");
+	pb_buf_wipe(&path);
+	return rc;
 }
 
 /* Expand the request's extra headers into "Name: value" lines (NULL-terminated). */
@@ -153,18 +271,25 @@ static int start_request(struct pb_http *h, const struct pb_profile *p, const st
 			 struct fields *f, struct pb_buf *url, struct pb_http_response *resp,
 			 void *tag, struct pb_err *err)
 {
-	struct pb_buf body = { 0 }, user = { 0 }, pass = { 0 };
+	struct pb_buf body = { 0 }, user = { 0 }, pass = { 0 }, jwt = { 0 };
 	struct pb_http_request req = { 0 };
 	char **headers = NULL;
 	int rc = -1;
 
-	if (request_url(p, r, url) < 0) {
-		pb_fail(err, PB_E_CONFIG, "no base_url to join %s to", r->url);
+	if (request_url(p, r, f, url, err) < 0)
 		goto done;
+	if (pb_profile_signs(p)) {
+		if (sign_assertion(p, f, url->data, &jwt, err) < 0)
+			goto done;
+		f->assertion = jwt.data;
 	}
 	if (pb_template_expand(r->body != NULL ? r->body : "", r->format, lookup_field, f,
 			       &body, err) < 0)
 		goto done;
+	if (p->client_auth == PB_AUTH_PRIVATE_KEY_JWT && add_client_assertion(&body, jwt.data) < 0) {
+		pb_fail(err, PB_E_INTERNAL, "out of memory");
+		goto done;
+	}
 	if ((headers = expand_headers(r, f, err)) == NULL)
 		goto done;
 	if (p->client_auth == PB_AUTH_BASIC && basic_credentials(f, &user, &pass, err) < 0)
@@ -182,9 +307,11 @@ static int start_request(struct pb_http *h, const struct pb_profile *p, const st
 	req.timeout_ms = request_timeout_ms(p);
 	rc = pb_http_start(h, &req, resp, tag, err);
 done:
+	f->assertion = NULL;
 	pb_buf_wipe(&body);
 	pb_buf_wipe(&user);
 	pb_buf_wipe(&pass);
+	pb_buf_wipe(&jwt);
 	free_headers(headers);
 	return rc;
 }
@@ -268,36 +395,30 @@ static const char *string_at(struct json_object *root, const char *paths, bool *
 	return *nul ? NULL : s;
 }
 
+/* Read token, refresh token and expiry out of a 2xx answer. */
 /*
- * json-c keeps its own copies of every string in the answer (the token and
- * the refresh token among them): zero them all before the tree is freed.
+ * response.expires_at, an ISO 8601 time (GitHub's installation tokens),
+ * when the answer has it: the expiry, in place of any other. Hostile
+ * until checked: after now and at most PB_MAX_LIFETIME ahead. 0, or -1
+ * with err (PB_E_TEMP).
  */
-static void wipe_strings(struct json_object *v)
+static int expires_at(const struct pb_profile *p, const char *url, struct json_object *root,
+		      long long now_ms, struct pb_token *out, struct pb_err *err)
 {
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		explicit_bzero((char *)(uintptr_t)json_object_get_string(v),
-			       (size_t)json_object_get_string_len(v));
-		break;
-	case json_type_object: {
-		json_object_object_foreach(v, key, child) {
-			(void)key;
-			if (child != NULL)
-				wipe_strings(child);
-		}
-		break;
-	}
-	case json_type_array:
-		for (size_t i = 0; i < json_object_array_length(v); i++)
-			if (json_object_array_get_idx(v, i) != NULL)
-				wipe_strings(json_object_array_get_idx(v, i));
-		break;
-	default:
-		break;
-	}
+	bool nul;
+	const char *at = string_at(root, p->resp_expires_at, &nul);
+	long long ms;
+
+	if (at == NULL)
+		return 0;
+	if (pb_time_parse_ms(at, &ms) < 0 || ms <= now_ms || ms - now_ms > PB_MAX_LIFETIME * 1000LL)
+		return pb_fail(err, PB_E_TEMP, "%s: %s: '%s' is %.40s, not a time in the next 10 "
+			       "years", p->name, url, p->resp_expires_at, at);
+	out->has_expiry = true;
+	out->expires_ms = ms;
+	return 0;
 }
 
-/* Read token, refresh token and expiry out of a 2xx answer. */
 static int map_response(const struct pb_profile *p, const char *url,
 			const struct pb_http_response *resp, long long now_ms,
 			struct pb_token *out, struct pb_err *err)
@@ -327,7 +448,8 @@ static int map_response(const struct pb_profile *p, const char *url,
 		goto done;
 	expires_in = p->resp_expires_in != NULL ? pb_json_path(root, p->resp_expires_in) : NULL;
 	if (pb_expiry_resolve_ms(p->lifetime, expires_in, token, now_ms, &out->has_expiry,
-				 &out->expires_ms, err) < 0)
+				 &out->expires_ms, err) < 0 ||
+	    expires_at(p, url, root, now_ms, out, err) < 0)
 		goto done;
 	refresh = string_at(root, p->resp_refresh_token, &nul);
 	if (nul) {
@@ -349,7 +471,7 @@ done:
 		pb_token_free(out);
 	}
 	if (root != NULL) {
-		wipe_strings(root);
+		pb_json_wipe_strings(root);
 		json_object_put(root);
 	}
 	return rc;

@@ -6,6 +6,7 @@
  */
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,4 +351,30 @@ void pb_json_error_summary(const char *body, size_t len, char *out, size_t outle
 	if (!summarise(root, out, outlen, oauth_error, oauth_error_len))
 		out[0] = '\0';
 	json_object_put(root);
+}
+
+/* See jsonmap.h. */
+void pb_json_wipe_strings(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		explicit_bzero((char *)(uintptr_t)json_object_get_string(v),
+			       (size_t)json_object_get_string_len(v));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(v, key, child) {
+			(void)key;
+			if (child != NULL)
+				pb_json_wipe_strings(child);
+		}
+		break;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (json_object_array_get_idx(v, i) != NULL)
+				pb_json_wipe_strings(json_object_array_get_idx(v, i));
+		break;
+	default:
+		break;
+	}
 }

@@ -44,4 +44,11 @@ struct json_object *pb_json_parse_object(const char *body, size_t len);
 void pb_json_error_summary(const char *body, size_t len, char *out, size_t outlen,
 			   char *oauth_error, size_t oauth_error_len);
 
+/*
+ * json-c keeps its own copies of every string of a tree (a token, a
+ * refresh token, a private key among them): zero them all before the tree
+ * is freed.
+ */
+void pb_json_wipe_strings(struct json_object *v);
+
 #endif

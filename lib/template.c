@@ -230,6 +230,7 @@ int pb_escape(struct pb_buf *out, const char *s, enum pb_format fmt)
 	case PB_FMT_JSON:
 		return escape_json(out, s);
 	case PB_FMT_FORM:
+	case PB_FMT_PATH:      /* the same percent-encoding, no pairs */
 		return escape_form(out, s);
 	case PB_FMT_RAW:
 		break;

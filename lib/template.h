@@ -8,7 +8,8 @@
  * is sent only when the profile sets it). `$$` is a literal '$'.
  * Escaping by format: json -> JSON string escaping (the template supplies
  * the quotes), form -> application/x-www-form-urlencoded, raw -> verbatim
- * but a value with a control character is refused (header injection).
+ * but a value with a control character is refused (header injection),
+ * path -> percent-encoded as form is, for the fields of a URL template.
  */
 #ifndef PB_TEMPLATE_H
 #define PB_TEMPLATE_H

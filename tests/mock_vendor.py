@@ -13,7 +13,13 @@ killed test never leaves it behind. Python 3 standard library only.
 Vendor routes (POST, relative to the base URL) follow the contracts the
 presets in vendors/*.conf describe, each with its source: api.video (and its
 sandbox, under /sandbox, which takes only the sandbox key), UNITH, Rythmex
-(JWT and API token), Haut.AI login and a generic OAuth 2.0 token endpoint. GET /v1/whoami is a
+(JWT and API token), Haut.AI login, a generic OAuth 2.0 token endpoint
+(which also takes private_key_jwt client assertions), a GitHub App's
+installation token (/app/installations/67890/access_tokens, app 12345) and
+a Google service account's token endpoint (/google/token).
+Signed assertions are verified with the public key set by /_mock/config
+"assertion_public_key" (python3-cryptography); each refusal says which
+check failed. GET /v1/whoami is a
 protected resource that accepts any currently valid issued access token.
 
 Control (not counted in the stats):
@@ -71,8 +77,63 @@ DEFAULT_CONFIG = {
     "unith_shape": "data.bearer",  # or "token"
     "rythmex_rotate": False,     # jwt/refresh/ also returns a new refresh
     "oauth2_refresh": False,     # /oauth/token also returns a refresh_token
+    "assertion_public_key": None,  # PEM: verifies signed client assertions
 }
 USER, SIGNING_KEY = "user@example.com", b"mock-vendor-signing-key"
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def check_assertion(st, jwt, iss, aud):
+    """A signed client assertion (RFC 7523) as a vendor checks it: the
+    signature with the registered public key (RS256 or ES256), iss (and sub
+    when given), aud when given, exp in the future and exp - iat at most
+    10 minutes, a jti not seen before. None, or which check failed.
+    python3-cryptography does the signature (imported only when asked)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+    try:
+        h64, p64, s64 = jwt.split(".")
+        header, claims = json.loads(b64url_decode(h64)), json.loads(b64url_decode(p64))
+        sig = b64url_decode(s64)
+    except ValueError:
+        return "not a JWT"
+    pem = st.config.get("assertion_public_key")
+    if not pem:
+        return "no public key registered"
+    key = serialization.load_pem_public_key(pem.encode())
+    data = (h64 + "." + p64).encode()
+    try:
+        if header.get("alg") == "RS256" and isinstance(key, rsa.RSAPublicKey):
+            key.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
+        elif header.get("alg") == "ES256" and isinstance(key, ec.EllipticCurvePublicKey) \
+                and len(sig) == 64:
+            der = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                             int.from_bytes(sig[32:], "big"))
+            key.verify(der, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            return "alg %s does not fit the key" % header.get("alg")
+    except InvalidSignature:
+        return "signature does not verify"
+    now = time.time()
+    if str(claims.get("iss")) != iss or claims.get("sub", iss) != iss:
+        return "iss/sub is %s, not %s" % (claims.get("iss"), iss)
+    if aud is not None and claims.get("aud") != aud:
+        return "aud is %s, not %s" % (claims.get("aud"), aud)
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int) or not isinstance(iat, int) or exp <= now or iat > now + 60:
+        return "expired or not yet valid (iat %s, exp %s)" % (iat, exp)
+    if exp - iat > 600:
+        return "exp - iat is %d s, over 10 minutes" % (exp - iat)
+    if "jti" in claims:
+        if claims["jti"] in st.jtis:
+            return "jti replayed"
+        st.jtis.add(claims["jti"])
+    st.assertions.append({"header": header, "claims": claims})
+    return None
 
 
 def secret_is(got, want):
@@ -125,6 +186,8 @@ class State:
         self.refresh = {}       # vendor -> set of valid refresh tokens
         self.latest = {}        # vendor -> last refresh token issued
         self.apitoken = None    # Rythmex get-or-create token (stable)
+        self.jtis = set()       # assertion jti seen (a replay is refused)
+        self.assertions = []    # the header and claims of each accepted assertion
 
     def issue(self, vendor, lifetime=None):
         lifetime = self.config["lifetime"] if lifetime is None else lifetime
@@ -316,13 +379,23 @@ class OAuth2:
         get = lambda k: form.get(k, [None])[0]
         rec.update(grant_type=get("grant_type"), scope=get("scope"), audience=get("audience"),
                    body_client_secret="client_secret" in form)
-        if basic is not None:
+        if get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+            # private_key_jwt (RFC 7523 2.2): aud is this token endpoint
+            rec["client_auth"] = "private_key_jwt"
+            why = check_assertion(st, get("client_assertion") or "", "test-client", self.url)
+            if why is not None:
+                return Resp(401, {"error": "invalid_client",
+                                  "error_description": "client assertion: " + why})
+            cid = csec = "private_key_jwt"
+        elif basic is not None:
             rec["client_auth"], (cid, csec) = "basic", basic
         elif get("client_secret") is not None:
             rec["client_auth"], cid, csec = "body", get("client_id"), get("client_secret")
         else:
             cid = csec = None
-        if cid != "test-client" or not secret_is(csec, "test-client-secret"):
+        if cid == "private_key_jwt":
+            pass
+        elif cid != "test-client" or not secret_is(csec, "test-client-secret"):
             if not (get("grant_type") == "refresh_token" and cid is None):
                 return self.bad_creds()
         if get("grant_type") == "refresh_token":
@@ -338,7 +411,69 @@ class OAuth2:
         return Resp(200, out, access=tok)
 
 
-VENDORS = [ApiVideo(), ApiVideoSandbox(), Unith(), RythmexJwt(), RythmexApiToken(), HautaiLogin(), OAuth2()]
+class GitHubApp:
+    """A GitHub App's installation token: the app's own JWT (iss = the app
+    id, signed RS256) as the bearer of the request, as GitHub's REST API
+    takes it; installation 67890 of app 12345 only."""
+    name, form = "github-app", False
+    routes = {"/app/installations/67890/access_tokens": "exchange"}
+
+    def bad_creds(self):
+        return Resp(401, {"message": "Bad credentials",
+                          "documentation_url": "https://docs.github.com/rest"})
+
+    def rate_limited(self, s):
+        return Resp(429, {"message": "API rate limit exceeded"})
+
+    def exchange(self, st, body, rec):
+        auth = self.headers.get("Authorization") or ""
+        if not auth.startswith("Bearer "):
+            return self.bad_creds()
+        why = check_assertion(st, auth[7:], "12345", None)
+        if why is not None:
+            return Resp(401, {"message": "JWT: " + why,
+                              "documentation_url": "https://docs.github.com/rest"})
+        tok = "ghs_" + secrets.token_hex(18)
+        life = int(st.config["lifetime"])
+        st.access[tok] = (self.name, "Bearer", time.time() + life)
+        return Resp(201, {"token": tok, "expires_at": time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + life)),
+            "permissions": {"contents": "read"}, "repository_selection": "all"}, access=tok)
+
+
+class GoogleServiceAccount:
+    """Google's token endpoint for a service account: the jwt-bearer grant
+    (RFC 7523 2.1), an assertion with iss = the account's email, aud = this
+    endpoint, a scope, and kid = the key's id."""
+    name, form = "google-service-account", True
+    routes = {"/google/token": "token"}
+    EMAIL, KID = "svc@pam-bearer-test.iam.gserviceaccount.com", "0123456789abcdef"
+
+    def bad_creds(self):
+        return Resp(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+
+    def rate_limited(self, s):
+        return Resp(429, {"error": "rate_limit_exceeded"})
+
+    def token(self, st, form, rec, basic=None):
+        get = lambda k: form.get(k, [None])[0]
+        rec.update(grant_type=get("grant_type"))
+        if get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return Resp(400, {"error": "unsupported_grant_type"})
+        why = check_assertion(st, get("assertion") or "", self.EMAIL, self.url)
+        if why is None and st.assertions[-1]["header"].get("kid") != self.KID:
+            why = "kid is %s, not the key's id" % st.assertions[-1]["header"].get("kid")
+        if why is None and not st.assertions[-1]["claims"].get("scope"):
+            why = "no scope"
+        if why is not None:
+            return Resp(400, {"error": "invalid_grant", "error_description": "assertion: " + why})
+        tok = st.issue(self.name)
+        return Resp(200, {"access_token": tok, "expires_in": st.expires_in(), "token_type": "Bearer"},
+                    access=tok)
+
+
+VENDORS = [ApiVideo(), ApiVideoSandbox(), Unith(), RythmexJwt(), RythmexApiToken(), HautaiLogin(),
+           OAuth2(), GitHubApp(), GoogleServiceAccount()]
 ROUTES = {path: (v, meth) for v in VENDORS for path, meth in v.routes.items()}
 
 
@@ -508,7 +643,8 @@ class Handler(BaseHTTPRequestHandler):
             reqs = [r for r in st.requests if r["path"] == arg.get("path", r["path"])]
             if path == "/_mock/stats":
                 out = Resp(200, {"requests": list(st.requests), "counts": dict(st.counts),
-                                 "latest_refresh": dict(st.latest), "config": dict(st.config)})
+                                 "latest_refresh": dict(st.latest), "config": dict(st.config),
+                                 "assertions": list(st.assertions)})
             elif path == "/_mock/count":          # ?path=P, else every request
                 out = len(reqs)
             elif path == "/_mock/last":           # ?path=P&field=F
@@ -597,6 +733,11 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, AssertionError):
                 return self.send(Resp(400, {"detail": "JSON parse error"}))
         rec["body_keys"] = " ".join(sorted(body))   # the names, never a value
+        # what a vendor may look at beyond the body: its own URL (an
+        # assertion's aud) and the headers (GitHub's bearer JWT)
+        vendor.url = "%s://%s%s" % ("http" if self.server.tls is None else "https",
+                                    self.headers.get("Host", ""), self.path.split("?")[0])
+        vendor.headers = self.headers
         with st.lock:
             if vendor.form:
                 resp = vendor.token(st, body, rec, basic)

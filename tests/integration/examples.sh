@@ -242,13 +242,22 @@ for preset in "$VENDOR_DIR"/*.conf; do
 		fail "examples/config/ has no $v.conf and $v.credentials"
 done
 ok "every preset in vendors/ has an example config and credentials"
+(umask 077; "$OPENSSL" genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/example-key.pem" 2>/dev/null) ||
+	fail "openssl could not make an RSA key"
+# and a service account's JSON key around it, as Google hands them out
+(umask 077; "$PYTHON3" -c 'import json, sys; print(json.dumps({"type": "service_account",
+	"client_email": "svc@example.iam.gserviceaccount.com", "private_key_id": "k1",
+	"private_key": open(sys.argv[1]).read(), "token_uri": "https://oauth2.googleapis.com/token"}))' \
+	"$T/example-key.pem" >"$T/example-key.json")
 # check VENDOR : check-config on the example with its credentials in place
 check() {
 	local v=$1
 	# the presets of this source tree, not of an installed copy
 	sed "s|^\[defaults\]\$|[defaults]\nvendor_dir = $VENDOR_DIR|" "$EX/config/$v.conf" >"$T/$v.conf"
 	grep -q "^vendor_dir = " "$T/$v.conf" || fail "examples/config/$v.conf has no [defaults]"
-	cp "$EX/config/$v.credentials" "$CREDS"
+	# a key file where the example names one (its path is a placeholder)
+	sed -e "s|^private_key_file = .*|private_key_file = $T/example-key.pem|" \
+		-e "s|^key_file = .*|key_file = $T/example-key.json|" "$EX/config/$v.credentials" >"$CREDS"
 	chmod 0600 "$CREDS"
 	expect_exit 0 bt --config "$T/$v.conf" check-config
 	assert_contains "$OUT" "$T/$v.conf: OK, 1 profile" "$v.conf: valid, one profile"

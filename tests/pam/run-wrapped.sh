@@ -137,8 +137,19 @@ secret_key = test-unith-secret
 [unith2]
 email = user@example.com
 secret_key = test-unith-secret
+
+[pkjwt]
+client_id = test-client
+private_key_file = $T/home/alice/.config/pam_bearer/pkjwt.pem
 EOF
 chmod 0600 "$T/home/alice/.config/pam_bearer/credentials"
+# alice's signing key for private_key_jwt (test_private_key_jwt), and the
+# /_mock/config body that registers its public half with the mock
+(umask 077; "$OPENSSL" genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	-out "$T/home/alice/.config/pam_bearer/pkjwt.pem" 2>/dev/null) || fail "openssl genpkey"
+"$OPENSSL" pkey -in "$T/home/alice/.config/pam_bearer/pkjwt.pem" -pubout 2>/dev/null |
+	"$PYTHON3" -c 'import json, sys; print(json.dumps({"assertion_public_key": sys.stdin.read()}))' \
+	>"$T/conf/pkjwt.json" || fail "openssl pkey -pubout"
 own -R "$AU:$AG" "$T/run/$AU" "$T/home/alice"
 if [ "$ROOT" = 1 ]; then
 	# the admin store, root:_pam_bearer 0750; the test writes alice's file
@@ -168,6 +179,8 @@ profile() { # NAME VENDOR BASE_URL [extra lines]
 { defaults "broker_socket = $T/pb/broker.sock"; profile apivideo apivideo "$MOCK"; } >"$T/conf/nologind.conf"
 { defaults; profile apivideo apivideo "$MOCK" "users = bob" "groups = nosuchgroup"; } >"$T/conf/onlybob.conf"
 { defaults; profile apivideo apivideo "$MOCK" "users = bob" "groups = grp300"; } >"$T/conf/grp300.conf"
+# oauth2 with private_key_jwt: the login signs with alice's key (test_private_key_jwt)
+{ defaults; profile pkjwt oauth2 "$MOCK" "client_auth = private_key_jwt"; } >"$T/conf/pkjwt.conf"
 # WLCG Bearer Token Discovery for apivideo (test_wlcg_discovery)
 { defaults "wlcg_discovery = apivideo"; profile apivideo apivideo "$MOCK"; profile unith unith "$MOCK"; } >"$T/conf/wlcg.conf"
 # a profile the refresher started from main.conf does not know (so a
@@ -225,6 +238,7 @@ service pb_down       "$R" "config=$C/down.conf nodaemon"
 service pb_nobody     "$R" "config=$C/onlybob.conf nodaemon debug"
 service pb_grp300     "$R" "config=$C/grp300.conf nodaemon"
 service pb_wlcg       "$R" "config=$C/wlcg.conf nodaemon"
+service pb_pkjwt      "$R" "config=$C/pkjwt.conf nodaemon"
 service pb_wlcg_unith "$R" "config=$C/wlcg.conf nodaemon profiles=unith"
 service pb_broken     "$R" "config=$C/broken.conf nodaemon"
 service pb_unknownopt "$R" "config=$C/main.conf profiles=apivideo nodaemon frobnicate=yes"

@@ -4,8 +4,9 @@
 # ($PAM_MODULE_SO): what libpam and an admin rely on.
 #   - it exports pam_sm_open_session and pam_sm_close_session, nothing else
 #     (a stray export can be interposed by, or clash with, the host)
-#   - it needs libpam and never libcurl (no HTTP inside sshd/login/gdm: the
-#     helper does it)
+#   - it needs libpam and never libcurl or libcrypto (no HTTP and no
+#     signing inside sshd/login/gdm), and bearer-token neither: the HTTP
+#     worker bearer-fetch does both
 #   - no RPATH/RUNPATH (a module must not pull libraries from build dirs)
 # and the hardening of every object we build and install: pam_bearer.so,
 # bearer-token, bearer-fetch (when this build has it) and the test copy
@@ -52,6 +53,7 @@ needed=$(echo "$dyn" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p')
 echo "# NEEDED: $(echo $needed)"
 echo "$needed" | grep -q '^libpam\.so' && ok "needs libpam" || bad "libpam is not in DT_NEEDED"
 echo "$needed" | grep -qi 'curl' && bad "links libcurl" || ok "no libcurl"
+echo "$needed" | grep -qE '^lib(crypto|ssl)\.so' && bad "links libcrypto/libssl" || ok "no libcrypto (signing is bearer-fetch's)"
 
 echo "$dyn" | grep -qE '\((RPATH|RUNPATH)\)' && bad "has an RPATH/RUNPATH: $(echo "$dyn" | grep -E '\((RPATH|RUNPATH)\)')" ||
 	ok "no RPATH/RUNPATH"
@@ -116,6 +118,9 @@ top=$(cd "$(dirname "$PAM_MODULE_SO")/.." && pwd)   # the build dir: .libs/pam_b
 hardened "$PAM_MODULE_SO" lib
 if [ -f "$top/bearer-token" ]; then
 	hardened "$(elf_of "$top/bearer-token")" exe
+	# the CLI and refresher: no HTTP and no signing key ever in them
+	readelf -dW "$(elf_of "$top/bearer-token")" | grep -qE 'NEEDED.*\[lib(curl|crypto|ssl)\.so' &&
+		bad "bearer-token links libcurl or libcrypto" || ok "bearer-token: no libcurl, no libcrypto"
 else
 	bad "bearer-token: not found in $top"
 fi

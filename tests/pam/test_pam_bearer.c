@@ -1592,6 +1592,40 @@ static void test_wlcg_discovery(void **state)
 	unlink(want);      /* the other tests' runtime dir holds bearer/ alone */
 }
 
+/*
+ * OAuth 2.0 private_key_jwt through a login: the worker signs an ES256
+ * assertion with alice's key file (0600, hers), the mock verifies it with
+ * the public key, and the token lands as any other. No line of the key is
+ * in the log.
+ */
+static void test_private_key_jwt(void **state)
+{
+	char path[PATH_MAX], piece[33] = "", *reg, *key, *nl;
+	struct sess s;
+	(void)state;
+
+	if (system("\"${PYTHON3:-python3}\" -c 'import cryptography' 2>/dev/null") != 0)
+		skip();
+	xsnprintf(path, sizeof(path), "%s/conf/pkjwt.json", T);
+	reg = read_all(path, NULL);
+	assert_non_null(reg);
+	mock_post("/_mock/config", reg);
+	free(reg);
+	xsnprintf(path, sizeof(path), "%s/home/alice/.config/pam_bearer/pkjwt.pem", T);
+	key = read_all(path, NULL);
+	assert_non_null(key);
+	if ((nl = strchr(key, '\n')) != NULL)      /* 32 characters of the key's base64 */
+		snprintf(piece, sizeof(piece), "%.32s", nl + 1);
+	assert_int_equal(strlen(piece), 32);
+	sess_open(&s, "pb_pkjwt", "alice", PAM_SUCCESS);
+	if (strstr(s.log, piece) != NULL || strstr(s.log, "PRIVATE KEY") != NULL)
+		fail_msg("the private key is in the log");
+	free(key);
+	sess_end(&s, true);
+	assert_profile_files("pkjwt", "oauth2", NULL);
+	assert_int_equal(mock_count("/oauth/token"), 1);
+}
+
 /* ------------------------------------------------------------------ the refresher */
 
 /*
@@ -1921,6 +1955,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_profile_applies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wlcg_discovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_private_key_jwt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresher_two_sessions, setup, teardown_refresher),
 		cmocka_unit_test_setup_teardown(test_refresher_fast_path, setup, teardown_refresher),
 		cmocka_unit_test_setup_teardown(test_refresher_restarted, setup, teardown_refresher),

@@ -311,6 +311,39 @@ static void test_preset_rythmex_apitoken(void **state)
 	check_preset(*state, "rythmex-apitoken", &e);
 }
 
+/* A GitHub App: the app's JWT as the bearer of its installation's token URL. */
+static void test_preset_github_app(void **state)
+{
+	struct pb_config cfg;
+	const struct pb_profile *p;
+
+	load(*state, "[profile gh]\nvendor = github-app\n", &cfg);
+	p = &cfg.profiles[0];
+	assert_string_equal(joined(p->fields, p->nfields), "app_id, installation_id, private_key_file");
+	assert_string_equal(p->token.url, "/app/installations/${installation_id}/access_tokens");
+	assert_string_equal(p->assertion_claims, "{\"iss\": \"${app_id}\", \"iat\": ${iat}, \"exp\": ${exp}}");
+	assert_true(pb_profile_signs(p));
+	assert_string_equal(p->resp_expires_at, "expires_at");
+	assert_int_equal(p->token.nheaders, 2);
+	assert_string_equal(p->token.headers[0].name, "Authorization");
+	assert_string_equal(p->token.headers[0].value, "Bearer ${assertion}");
+	pb_config_free(&cfg);
+}
+
+/* private_key_jwt: private_key_file takes client_secret's place; ${client_secret?} is nothing. */
+static void test_private_key_jwt(void **state)
+{
+	struct pb_config cfg;
+
+	load(*state, "[profile o]\nvendor = oauth2\nbase_url = https://idp.example\n"
+	     "client_auth = private_key_jwt\n", &cfg);
+	assert_string_equal(joined(cfg.profiles[0].fields, cfg.profiles[0].nfields),
+			    "client_id, private_key_file");
+	assert_int_equal(cfg.profiles[0].client_auth, PB_AUTH_PRIVATE_KEY_JWT);
+	assert_true(pb_profile_signs(&cfg.profiles[0]));
+	pb_config_free(&cfg);
+}
+
 /* A Rythmex API token the user already holds: static, Token, never expires. */
 static void test_preset_rythmex_token(void **state)
 {
@@ -753,7 +786,7 @@ static void test_error_values(void **state)
 				      "such as Bearer" },
 		{ "scheme = Bearer:", "scheme: 'Bearer:' is not an HTTP authentication scheme "
 				      "such as Bearer" },
-		{ "client_auth = header", "client_auth: 'header' is not body or basic" },
+		{ "client_auth = header", "client_auth: 'header' is not body, basic or private_key_jwt" },
 		{ "fields = a, scope", "fields: 'a, scope' names a reserved field (refresh_token, "
 				       "scope and audience are always known to templates)" },
 		{ "fields = a, b, a", "fields: 'a, b, a' names a field twice" },
@@ -832,14 +865,15 @@ static void test_error_unknown_vendor(void **state)
 {
 	load_fails(*state, "[profile p]\n\nvendor = nope\n",
 		   ":3: [profile p]: unknown vendor 'nope' (no [vendor nope] section, no preset "
-		   VENDORS "/nope.conf; presets: apivideo, apivideo-sandbox, hautai, hautai-login, "
-		   "oauth2, rythmex-apitoken, rythmex-jwt, rythmex-token, unith)");
+		   VENDORS "/nope.conf; presets: apivideo, apivideo-sandbox, github-app, "
+		   "google-service-account, hautai, hautai-login, oauth2, rythmex-apitoken, "
+		   "rythmex-jwt, rythmex-token, unith)");
 	/* a slip gets a "did you mean" */
 	load_fails(*state, "[profile p]\nvendor = api-video\n",
 		   ":2: [profile p]: unknown vendor 'api-video' (did you mean apivideo? no [vendor "
 		   "api-video] section, no preset " VENDORS "/api-video.conf; presets: apivideo, "
-		   "apivideo-sandbox, hautai, hautai-login, oauth2, rythmex-apitoken, rythmex-jwt, "
-		   "rythmex-token, unith)");
+		   "apivideo-sandbox, github-app, google-service-account, hautai, hautai-login, "
+		   "oauth2, rythmex-apitoken, rythmex-jwt, rythmex-token, unith)");
 }
 
 static void test_error_no_base_url(void **state)
@@ -908,6 +942,26 @@ static void test_error_template_fields(void **state)
 	load_fails_at(fx, "[profile u]\nvendor = unith\nfields = email\n",
 		      VENDORS "/unith.conf", ":11: [profile u]: token.body names unknown "
 		      "field 'secret_key' (known: email, scope, audience)");
+	/* signed assertions: iat & co. in assertion.* only, ${assertion} where one is signed */
+	load_fails(fx, "[profile p]\nvendor = apivideo\ntoken.header.X-At = ${iat}\n",
+		   ":3: [profile p]: token.header.X-At names unknown field 'iat' "
+		   "(known: api_key, scope, audience)");
+	load_fails(fx, "[profile p]\nvendor = apivideo\ntoken.header.X-A = ${assertion}\n",
+		   ":3: [profile p]: token.header.X-A names unknown field 'assertion' "
+		   "(known: api_key, scope, audience)");
+	load_fails(fx, "[profile p]\nvendor = github-app\nassertion.claims = {\"iss\": \"${app}\"}\n",
+		   ":3: [profile p]: assertion.claims names unknown field 'app' (known: app_id, "
+		   "installation_id, private_key_file, scope, audience, iat, exp, jti, token_url)");
+	load_fails(fx, "[profile p]\nvendor = apivideo\nassertion.claims = {\"iat\": ${iat}}\n",
+		   ":3: [profile p]: assertion.claims is set but the fields have no "
+		   "private_key_file (or key_file) to sign with");
+	load_fails(fx, "[profile p]\nvendor = oauth2\nbase_url = https://x.example\n"
+		   "client_auth = private_key_jwt\nfields = client_id\n",
+		   ":4: [profile p]: client_auth = private_key_jwt needs the fields client_id "
+		   "and private_key_file");
+	load_fails(fx, "[profile p]\nvendor = github-app\ntoken.url = /a/${installation}\n",
+		   ":3: [profile p]: token.url names unknown field 'installation' (known: app_id, "
+		   "installation_id, private_key_file, scope, audience, assertion)");
 }
 
 static void test_error_refresh(void **state)
@@ -1434,6 +1488,8 @@ int main(void)
 		T(test_preset_rythmex_jwt),
 		T(test_preset_rythmex_apitoken),
 		T(test_preset_rythmex_token),
+		T(test_preset_github_app),
+		T(test_private_key_jwt),
 		T(test_preset_apivideo_sandbox),
 		T(test_preset_hautai),
 		T(test_preset_hautai_login),
