@@ -302,13 +302,15 @@ section10() {
 		rm -rf "$BASE/bearer"
 		open_n "pb10-pk-$alg" bench 1 /dev/null "$BASE/bearer"
 		[ -s "$BASE/bearer/pk-$alg.token" ] || fail "section 10: no token for the $alg assertion"
-		for ((i = 0; i < rounds / 2; i++)); do
-			open_n pb10-oauth2 bench $BATCH "$OUT/s10-secret.samples" "$BASE/bearer"
+		# each key against client secrets timed beside it, batch by batch
+		for ((i = 0; i < rounds; i++)); do
+			open_n pb10-oauth2 bench $BATCH "$OUT/s10-secret-$alg.samples" "$BASE/bearer"
 			open_n "pb10-pk-$alg" bench $BATCH "$OUT/s10-$alg.samples" "$BASE/bearer"
 		done
 	done
-	record 10 secret "oauth2, client secret" "$OUT/s10-secret.samples"
+	record 10 secret-rsa "oauth2, client secret (beside RS256)" "$OUT/s10-secret-rsa.samples"
 	record 10 rs256 "oauth2, private_key_jwt RS256 (RSA 2048)" "$OUT/s10-rsa.samples"
+	record 10 secret-ec "oauth2, client secret (beside ES256)" "$OUT/s10-secret-ec.samples"
 	record 10 es256 "oauth2, private_key_jwt ES256 (P-256)" "$OUT/s10-ec.samples"
 }
 
