@@ -148,6 +148,13 @@ static int check_signing(const struct pb_profile *p, const struct layers *L,
 		return pb_conf_profile_fail(err, p, s->file, s->e->line, "client_auth = "
 				    "private_key_jwt needs the fields client_id and "
 				    "private_key_file");
+	/* the assertion joins the body as two form pairs (fetch.c) */
+	if (p->client_auth == PB_AUTH_PRIVATE_KEY_JWT &&
+	    (p->token.format != PB_FMT_FORM ||
+	     (p->refresh.url != NULL && p->refresh.format != PB_FMT_FORM)))
+		return pb_conf_profile_fail(err, p, s->file, s->e->line, "client_auth = "
+				    "private_key_jwt sends the assertion in a form body; "
+				    "token.format (and refresh.format) must be form");
 	if (p->assertion_claims != NULL && !has_field(p, "private_key_file") &&
 	    !has_field(p, "key_file"))
 		return pb_conf_profile_fail(err, p, s->file, s->e->line, "assertion.claims is set "

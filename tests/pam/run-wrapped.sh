@@ -141,6 +141,14 @@ secret_key = test-unith-secret
 [pkjwt]
 client_id = test-client
 private_key_file = $T/home/alice/.config/pam_bearer/pkjwt.pem
+
+[github]
+app_id = 12345
+installation_id = 67890
+private_key_file = $T/home/alice/.config/pam_bearer/rsa.pem
+
+[gcp]
+key_file = $T/home/alice/.config/pam_bearer/gcp.json
 EOF
 chmod 0600 "$T/home/alice/.config/pam_bearer/credentials"
 # alice's signing key for private_key_jwt (test_private_key_jwt), and the
@@ -150,6 +158,20 @@ chmod 0600 "$T/home/alice/.config/pam_bearer/credentials"
 "$OPENSSL" pkey -in "$T/home/alice/.config/pam_bearer/pkjwt.pem" -pubout 2>/dev/null |
 	"$PYTHON3" -c 'import json, sys; print(json.dumps({"assertion_public_key": sys.stdin.read()}))' \
 	>"$T/conf/pkjwt.json" || fail "openssl pkey -pubout"
+# an RSA key for the GitHub App, and a service account's JSON key around it
+# (test_github_app, test_google_service_account); the mock's Google
+# endpoint is the key's token_uri
+(umask 077; "$OPENSSL" genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+	-out "$T/home/alice/.config/pam_bearer/rsa.pem" 2>/dev/null) || fail "openssl genpkey"
+"$OPENSSL" pkey -in "$T/home/alice/.config/pam_bearer/rsa.pem" -pubout 2>/dev/null |
+	"$PYTHON3" -c 'import json, sys; print(json.dumps({"assertion_public_key": sys.stdin.read()}))' \
+	>"$T/conf/rsa.json" || fail "openssl pkey -pubout"
+(umask 077; "$PYTHON3" -c 'import json, sys
+print(json.dumps({"type": "service_account", "private_key_id": "0123456789abcdef",
+                  "private_key": open(sys.argv[1]).read(), "token_uri": sys.argv[2],
+                  "client_email": "svc@pam-bearer-test.iam.gserviceaccount.com"}))' \
+	"$T/home/alice/.config/pam_bearer/rsa.pem" "$MOCK/google/token" \
+	>"$T/home/alice/.config/pam_bearer/gcp.json") || fail "the service account key"
 own -R "$AU:$AG" "$T/run/$AU" "$T/home/alice"
 if [ "$ROOT" = 1 ]; then
 	# the admin store, root:_pam_bearer 0750; the test writes alice's file
@@ -181,6 +203,9 @@ profile() { # NAME VENDOR BASE_URL [extra lines]
 { defaults; profile apivideo apivideo "$MOCK" "users = bob" "groups = grp300"; } >"$T/conf/grp300.conf"
 # oauth2 with private_key_jwt: the login signs with alice's key (test_private_key_jwt)
 { defaults; profile pkjwt oauth2 "$MOCK" "client_auth = private_key_jwt"; } >"$T/conf/pkjwt.conf"
+# the two presets that sign: a GitHub App, a Google service account
+{ defaults; profile github github-app "$MOCK"; } >"$T/conf/github.conf"
+{ defaults; printf '\n[profile gcp]\nvendor = google-service-account\nscope = https://www.googleapis.com/auth/cloud-platform\ncredentials = user\n'; } >"$T/conf/gcp.conf"
 # WLCG Bearer Token Discovery for apivideo (test_wlcg_discovery)
 { defaults "wlcg_discovery = apivideo"; profile apivideo apivideo "$MOCK"; profile unith unith "$MOCK"; } >"$T/conf/wlcg.conf"
 # a profile the refresher started from main.conf does not know (so a
@@ -239,6 +264,8 @@ service pb_nobody     "$R" "config=$C/onlybob.conf nodaemon debug"
 service pb_grp300     "$R" "config=$C/grp300.conf nodaemon"
 service pb_wlcg       "$R" "config=$C/wlcg.conf nodaemon"
 service pb_pkjwt      "$R" "config=$C/pkjwt.conf nodaemon"
+service pb_github     "$R" "config=$C/github.conf nodaemon"
+service pb_gcp        "$R" "config=$C/gcp.conf nodaemon"
 service pb_wlcg_unith "$R" "config=$C/wlcg.conf nodaemon profiles=unith"
 service pb_broken     "$R" "config=$C/broken.conf nodaemon"
 service pb_unknownopt "$R" "config=$C/main.conf profiles=apivideo nodaemon frobnicate=yes"

@@ -1626,6 +1626,46 @@ static void test_private_key_jwt(void **state)
 	assert_int_equal(mock_count("/oauth/token"), 1);
 }
 
+/*
+ * The presets that sign, through a login: a GitHub App's installation
+ * token (the app's RS256 JWT as bearer; the expiry is the answer's
+ * expires_at) and a Google service account's access token (its JSON key
+ * file, the jwt-bearer grant at its token_uri), each verified by the mock
+ * with the public key.
+ */
+static void login_signed(const char *service, const char *profile, const char *vendor,
+			 const char *path)
+{
+	char reg_path[PATH_MAX], *reg;
+	struct sess s;
+
+	if (system("\"${PYTHON3:-python3}\" -c 'import cryptography' 2>/dev/null") != 0)
+		skip();
+	xsnprintf(reg_path, sizeof(reg_path), "%s/conf/rsa.json", T);
+	reg = read_all(reg_path, NULL);
+	assert_non_null(reg);
+	mock_post("/_mock/config", reg);
+	free(reg);
+	sess_open(&s, service, "alice", PAM_SUCCESS);
+	if (strstr(s.log, "PRIVATE KEY") != NULL)
+		fail_msg("the private key is in the log");
+	sess_end(&s, true);
+	assert_profile_files(profile, vendor, NULL);
+	assert_int_equal(mock_count(path), 1);
+}
+
+static void test_github_app(void **state)
+{
+	(void)state;
+	login_signed("pb_github", "github", "github-app", "/app/installations/67890/access_tokens");
+}
+
+static void test_google_service_account(void **state)
+{
+	(void)state;
+	login_signed("pb_gcp", "gcp", "google-service-account", "/google/token");
+}
+
 /* ------------------------------------------------------------------ the refresher */
 
 /*
@@ -1956,6 +1996,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wlcg_discovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_key_jwt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_github_app, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_google_service_account, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresher_two_sessions, setup, teardown_refresher),
 		cmocka_unit_test_setup_teardown(test_refresher_fast_path, setup, teardown_refresher),
 		cmocka_unit_test_setup_teardown(test_refresher_restarted, setup, teardown_refresher),

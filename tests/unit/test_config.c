@@ -959,6 +959,10 @@ static void test_error_template_fields(void **state)
 		   "client_auth = private_key_jwt\nfields = client_id\n",
 		   ":4: [profile p]: client_auth = private_key_jwt needs the fields client_id "
 		   "and private_key_file");
+	load_fails(fx, "[profile p]\nvendor = oauth2\nbase_url = https://x.example\n"
+		   "client_auth = private_key_jwt\ntoken.format = json\n",
+		   ":4: [profile p]: client_auth = private_key_jwt sends the assertion in a form "
+		   "body; token.format (and refresh.format) must be form");
 	load_fails(fx, "[profile p]\nvendor = github-app\ntoken.url = /a/${installation}\n",
 		   ":3: [profile p]: token.url names unknown field 'installation' (known: app_id, "
 		   "installation_id, private_key_file, scope, audience, assertion)");
